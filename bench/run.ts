@@ -1,0 +1,14 @@
+/**
+ * `npm run bench`: every benchmark, each comparing rollcall with its floor or peer in the same run.
+ * Pass names to run a subset: `npm run bench -- memory`.
+ */
+const suites: Record<string, () => Promise<unknown>> = {
+  memory: async () => (await import('./memory/registry.bench.js')).run(),
+};
+
+const wanted = process.argv.slice(2);
+for (const [name, run] of Object.entries(suites)) {
+  if (wanted.length > 0 && !wanted.includes(name)) continue;
+  console.log(`\n# ${name}`);
+  await run();
+}

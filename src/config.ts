@@ -1,0 +1,183 @@
+/**
+ * `createRegistry`: options, a URL or the environment become one validated, discriminated set of
+ * options, and the chosen adapter is imported lazily, so a process on Consul never loads multicast
+ * code and switching backends is one option or one environment variable.
+ * @module
+ */
+
+import type { MemoryOptions } from './adapters/memory.js';
+import { adapterLogger, silentLogger } from './diagnostics.js';
+import { RollcallError } from './errors.js';
+import type { CommonOptions, Logger, Registry, RegistryKind } from './registry.js';
+
+/** Options shared by the networked adapters. */
+export interface NetworkOptions extends CommonOptions {
+  /**
+   * Where the backend is: Consul agents (`host:port`) or gossip seeds. A string may list several,
+   * comma separated, as `MICRO_REGISTRY_ADDRESS` does.
+   */
+  address?: string | readonly string[];
+}
+
+/** Options for {@link createRegistry}: a discriminated union on `kind`. */
+export type RegistryOptions =
+  | (MemoryOptions & { kind: 'memory' })
+  | (NetworkOptions & { kind: 'mdns' } & Record<string, unknown>)
+  | (NetworkOptions & { kind: 'gossip' } & Record<string, unknown>)
+  | (NetworkOptions & { kind: 'consul' } & Record<string, unknown>)
+  /** No kind: it comes from the environment, else the default (mdns). */
+  | (NetworkOptions & { kind?: undefined });
+
+type Factory = (options: Record<string, unknown>) => Registry | Promise<Registry>;
+
+/**
+ * The adapters this build ships, loaded on first use. A kind mapped to `undefined` is part of the
+ * API but not available yet.
+ */
+const adapterLoaders: Record<RegistryKind, (() => Promise<Factory>) | undefined> = {
+  memory: async () => (await import('./adapters/memory.js')).createMemoryRegistry as Factory,
+  mdns: undefined,
+  gossip: undefined,
+  consul: undefined,
+};
+
+/** Every kind rollcall knows, available or not. */
+export const registryKinds: readonly RegistryKind[] = Object.freeze(Object.keys(adapterLoaders) as RegistryKind[]);
+
+/** Kinds this build can create. */
+export function availableKinds(): RegistryKind[] {
+  return registryKinds.filter((k) => adapterLoaders[k] !== undefined);
+}
+
+/** The default when neither an option nor the environment names a kind: zero configuration on a LAN. */
+export const DEFAULT_KIND: RegistryKind = 'mdns';
+
+/** URL query parameters each kind accepts, and the option each becomes. */
+const urlParams: Record<RegistryKind, Record<string, string>> = {
+  memory: {},
+  mdns: { profile: 'profile', domain: 'domain' },
+  gossip: { preset: 'preset', profile: 'profile' },
+  consul: { dc: 'datacenter', consistency: 'consistency', token: 'token', tls: 'tls' },
+};
+
+export interface ResolvedConfig {
+  kind: RegistryKind;
+  /** Where the kind came from, for the log line and error messages. */
+  source: 'options' | 'url' | 'ROLLCALL_REGISTRY' | 'MICRO_REGISTRY' | 'default';
+  options: Record<string, unknown>;
+}
+
+/**
+ * Resolves options, a URL or nothing (plus the environment) into a kind and adapter options,
+ * without creating anything. Exposed so tools can show what `createRegistry` would do.
+ */
+export function resolveConfig(input?: RegistryOptions | string, env: NodeJS.ProcessEnv = process.env): ResolvedConfig {
+  if (typeof input === 'string') return { ...parseRegistryUrl(input), source: 'url' };
+  if (input !== undefined && (typeof input !== 'object' || input === null)) {
+    throw new RollcallError('INVALID_OPTIONS', `createRegistry takes options, a URL or nothing, got ${typeof input}`);
+  }
+  const options: Record<string, unknown> = { ...input };
+  if (options.kind !== undefined) {
+    return { kind: checkKind(options.kind, 'options.kind'), source: 'options', options: withEnvAddress(options, env) };
+  }
+  delete options.kind;
+  for (const name of ['ROLLCALL_REGISTRY', 'MICRO_REGISTRY'] as const) {
+    const value = env[name]?.trim();
+    if (!value) continue;
+    if (value.includes('://')) {
+      const parsed = parseRegistryUrl(value);
+      return { kind: parsed.kind, source: name, options: { ...parsed.options, ...options } };
+    }
+    return { kind: checkKind(value, name), source: name, options: withEnvAddress(options, env) };
+  }
+  return { kind: DEFAULT_KIND, source: 'default', options: withEnvAddress(options, env) };
+}
+
+/** Parses `consul://host:port?dc=`, `gossip://seed1:7946,seed2:7946`, `mdns://`, `memory://name`. */
+export function parseRegistryUrl(url: string): { kind: RegistryKind; options: Record<string, unknown> } {
+  const match = /^([a-z][a-z0-9+.-]*):\/\/([^?#]*)(?:\?([^#]*))?$/i.exec(url.trim());
+  if (!match)
+    throw new RollcallError('INVALID_OPTIONS', `${JSON.stringify(redact(url))} is not a registry URL such as consul://127.0.0.1:8500`);
+  const kind = checkKind((match[1] ?? '').toLowerCase(), 'URL scheme');
+  const authority = decodeURIComponent((match[2] ?? '').replace(/\/$/, ''));
+  const options: Record<string, unknown> = {};
+  if (kind === 'memory') {
+    if (authority) options.name = authority;
+  } else if (authority) {
+    options.address = authority
+      .split(',')
+      .map((a) => a.trim())
+      .filter(Boolean);
+  }
+  const accepted = urlParams[kind];
+  for (const [key, value] of new URLSearchParams(match[3] ?? '')) {
+    const option = accepted[key];
+    if (!option) {
+      const known = Object.keys(accepted);
+      throw new RollcallError(
+        'INVALID_OPTIONS',
+        `${kind} URL: unknown parameter ${JSON.stringify(key)}${known.length ? `; known: ${known.join(', ')}` : ''}`,
+      );
+    }
+    options[option] = value;
+  }
+  return { kind, options };
+}
+
+let announcedDefault = false;
+
+/**
+ * Creates a registry. The kind comes from `options.kind` (or the URL), else `ROLLCALL_REGISTRY`,
+ * else `MICRO_REGISTRY` (so a Go Micro deployment's environment works unchanged), else `mdns`.
+ * The address likewise from `ROLLCALL_REGISTRY_ADDRESS` / `MICRO_REGISTRY_ADDRESS`.
+ *
+ * @example
+ * const registry = await createRegistry();                               // mdns: zero config on a LAN
+ * const registry = await createRegistry('consul://10.0.0.2:8500?dc=eu');  // or options, or the environment
+ */
+export async function createRegistry(input?: RegistryOptions | string, env: NodeJS.ProcessEnv = process.env): Promise<Registry> {
+  const config = resolveConfig(input, env);
+  if (config.source === 'default' && !announcedDefault) {
+    announcedDefault = true;
+    const logger = (config.options.logger as Logger | undefined) ?? silentLogger;
+    adapterLogger(logger, config.kind).info(
+      { kind: config.kind },
+      `no registry configured (options.kind, ROLLCALL_REGISTRY or MICRO_REGISTRY); using ${config.kind}`,
+    );
+  }
+  const load = adapterLoaders[config.kind];
+  if (!load) {
+    throw new RollcallError(
+      'UNSUPPORTED',
+      `registry kind ${JSON.stringify(config.kind)} is not available in this version; available: ${availableKinds().join(', ')}`,
+    );
+  }
+  const factory = await load();
+  return factory(config.options);
+}
+
+function checkKind(value: unknown, where: string): RegistryKind {
+  if (typeof value === 'string' && (registryKinds as readonly string[]).includes(value)) return value as RegistryKind;
+  throw new RollcallError(
+    'UNSUPPORTED',
+    `${where}: unknown registry kind ${JSON.stringify(value)}; available: ${availableKinds().join(', ')}`,
+  );
+}
+
+function withEnvAddress(options: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {
+  if (options.address !== undefined) return options;
+  const value = env.ROLLCALL_REGISTRY_ADDRESS?.trim() || env.MICRO_REGISTRY_ADDRESS?.trim();
+  if (!value) return options;
+  return {
+    ...options,
+    address: value
+      .split(',')
+      .map((a) => a.trim())
+      .filter(Boolean),
+  };
+}
+
+/** URLs may carry a token: never echo it. */
+function redact(url: string): string {
+  return url.replace(/([?&]token=)[^&#]*/gi, '$1***').replace(/\/\/[^@/]*@/, '//***@');
+}

@@ -1,0 +1,166 @@
+/**
+ * The Registration handle shared by every adapter: keeps a registration alive by renewing it every
+ * `ttl / 3`, notices when the backend lost it (agent restart, expiry after a long stall) and puts it
+ * back, telling the application through `lost` / `restored`.
+ * @module
+ */
+import { EventEmitter } from 'eventemitter3';
+import { RollcallError } from './errors.js';
+import type { Logger, Registration, RegistrationEvents, Service } from './registry.js';
+import { withNodes } from './service.js';
+
+/** What an adapter does for one registration. */
+export interface RegistrationOps {
+  /**
+   * Heartbeat. Resolves `true` while the backend still holds the registration, `false` when it lost
+   * it (then {@link restore} runs). Rejects on transport errors (retried at the next beat).
+   * Omit for adapters whose backend needs no heartbeat.
+   */
+  renew?(service: Service): Promise<boolean>;
+  /** Puts a lost registration back (usually the same as the initial register). */
+  restore?(service: Service): Promise<void>;
+  /** Goodbye: removes these nodes from the backend. */
+  remove(service: Service): Promise<void>;
+  /** Stops anything the adapter runs for this registration without a goodbye (crash, close). */
+  stop?(service: Service): void;
+}
+
+export interface RegistrationContext {
+  adapter: string;
+  logger: Logger;
+  /** Counts background failures in the registry's stats. */
+  onBackendError(error: unknown): void;
+  /** The handle ended (deregistered, dropped or crashed): forget it. */
+  onEnd(handle: RegistrationHandle): void;
+}
+
+/** A renewal that fails is retried sooner than the next beat, but never in a tight loop. */
+const MIN_RETRY_MS = 250;
+
+export class RegistrationHandle extends EventEmitter<RegistrationEvents> implements Registration {
+  #service: Service;
+  readonly ttl: number;
+  readonly #ops: RegistrationOps;
+  readonly #ctx: RegistrationContext;
+  #timer: NodeJS.Timeout | undefined;
+  #ended = false;
+  #lost = false;
+  #removal: Promise<void> | undefined;
+
+  constructor(service: Service, ttl: number, ops: RegistrationOps, ctx: RegistrationContext) {
+    super();
+    this.#service = service;
+    this.ttl = ttl;
+    this.#ops = ops;
+    this.#ctx = ctx;
+    if (ops.renew) this.#schedule(this.interval);
+  }
+
+  get service(): Service {
+    return this.#service;
+  }
+
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /** Heartbeat period: a third of the TTL, so two beats may be lost before the node expires. */
+  get interval(): number {
+    return Math.max(1, Math.floor(this.ttl / 3));
+  }
+
+  ownsNode(id: string): boolean {
+    return this.#service.nodes.some((n) => n.id === id);
+  }
+
+  deregister(): Promise<void> {
+    if (!this.#removal) {
+      const service = this.#service;
+      this.#end();
+      this.#removal = this.#ops.remove(service);
+    }
+    return this.#removal;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.deregister();
+  }
+
+  /**
+   * Stops keeping these nodes alive without a goodbye: another registration took them over, or
+   * they were deregistered explicitly. The handle ends when no node is left.
+   */
+  dropNodes(ids: ReadonlySet<string>): void {
+    if (this.#ended) return;
+    const kept = this.#service.nodes.filter((n) => !ids.has(n.id));
+    if (kept.length === this.#service.nodes.length) return;
+    if (kept.length === 0) {
+      this.#end();
+      this.#removal = Promise.resolve();
+    } else this.#service = withNodes(this.#service, kept);
+  }
+
+  /** Ends the handle as a crash would: no goodbye, no more heartbeats. */
+  crash(): void {
+    if (this.#ended) return;
+    this.#end();
+    this.#removal = Promise.resolve();
+  }
+
+  #end(): void {
+    this.#ended = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#ops.stop?.(this.#service);
+    this.#ctx.onEnd(this);
+  }
+
+  #schedule(ms: number): void {
+    this.#timer = setTimeout(() => void this.#beat(), ms);
+    this.#timer.unref();
+  }
+
+  async #beat(): Promise<void> {
+    const service = this.#service;
+    let next = this.interval;
+    try {
+      const present = await this.#ops.renew?.(service);
+      if (this.#ended) return;
+      if (present === false) {
+        this.#markLost(
+          new RollcallError('UNAVAILABLE', `registration of ${describe(service)} was lost by the backend; registering again`, {
+            adapter: this.#ctx.adapter,
+          }),
+        );
+        await this.#ops.restore?.(this.#service);
+        if (this.#ended) return;
+      }
+      if (this.#lost) {
+        this.#lost = false;
+        this.#ctx.logger.info({ service: service.name }, 'registration restored');
+        this.emit('restored');
+      }
+    } catch (error) {
+      if (this.#ended) return;
+      this.#ctx.onBackendError(error);
+      this.#markLost(
+        error instanceof RollcallError
+          ? error
+          : new RollcallError('UNAVAILABLE', `renewing ${describe(service)} failed`, { adapter: this.#ctx.adapter, cause: error }),
+      );
+      next = Math.max(MIN_RETRY_MS, Math.floor(this.interval / 2));
+    }
+    if (!this.#ended) this.#schedule(next);
+  }
+
+  #markLost(error: RollcallError): void {
+    if (this.#lost) return;
+    this.#lost = true;
+    this.#ctx.logger.warn({ service: this.#service.name, code: error.code }, error.message);
+    this.emit('lost', error);
+  }
+}
+
+function describe(service: Service): string {
+  return `${service.name}${service.version ? `@${service.version}` : ''} (${service.nodes.map((n) => n.id).join(', ')})`;
+}

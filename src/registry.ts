@@ -1,0 +1,250 @@
+/**
+ * The public contract every adapter implements: Go Micro's registry model, reshaped for
+ * promises, async iterators and AbortSignal.
+ * @module
+ */
+import type { EventEmitter } from 'eventemitter3';
+import type { RollcallError } from './errors.js';
+
+/** The adapters rollcall ships. */
+export type RegistryKind = 'memory' | 'mdns' | 'gossip' | 'consul';
+
+/** String metadata, as Go Micro carries it (`map[string]string`). */
+export type Metadata = Readonly<Record<string, string>>;
+
+/** A request or response type description of an endpoint (Go Micro `registry.Value`). */
+export interface Value {
+  readonly name: string;
+  readonly type: string;
+  readonly values: readonly Value[] | null;
+}
+
+/** An RPC endpoint a service offers (Go Micro `registry.Endpoint`). */
+export interface Endpoint {
+  readonly name: string;
+  readonly request: Value | null;
+  readonly response: Value | null;
+  readonly metadata: Metadata;
+}
+
+/** One running instance of a service. */
+export interface Node {
+  /** Unique per instance; defaults to `<service name>-<uuid>`. */
+  readonly id: string;
+  /** `host:port`; IPv6 as `[addr]:port`, zone ids allowed (`[fe80::1%eth0]:80`). */
+  readonly address: string;
+  readonly metadata: Metadata;
+}
+
+/**
+ * One version of a named service and its live nodes. Objects returned by a registry are frozen
+ * snapshots shared between callers: read them freely, never mutate them.
+ */
+export interface Service {
+  readonly name: string;
+  /** May be empty: Go Micro services without a version use `""`. */
+  readonly version: string;
+  readonly metadata: Metadata;
+  readonly endpoints: readonly Endpoint[];
+  readonly nodes: readonly Node[];
+}
+
+/** What `register()` accepts: a {@link Service} where everything but the name and nodes may be left out. */
+export interface ServiceInput {
+  name: string;
+  version?: string;
+  metadata?: Record<string, string> | null;
+  endpoints?: readonly EndpointInput[] | null;
+  nodes: readonly NodeInput[];
+}
+
+export interface NodeInput {
+  /** Defaults to `<service name>-<random uuid>`. */
+  id?: string;
+  address: string;
+  metadata?: Record<string, string> | null;
+}
+
+export interface EndpointInput {
+  name: string;
+  request?: Value | null;
+  response?: Value | null;
+  metadata?: Record<string, string> | null;
+}
+
+export interface RegisterOptions {
+  /**
+   * The longest a node whose process died silently may still be seen, in milliseconds.
+   * The registration is renewed internally every `ttl / 3`.
+   * @default 30000
+   */
+  ttl?: number;
+  /** Abort the registration attempt (not the registration once made: use `deregister()` for that). */
+  signal?: AbortSignal;
+}
+
+export interface GetServiceOptions {
+  /** Abort the lookup; the promise rejects with an `AbortError`. */
+  signal?: AbortSignal;
+  /**
+   * How long a lookup may wait for an answer, in milliseconds. Adapters with a local view
+   * (memory, mdns, gossip) answer from it at once when it knows the service.
+   */
+  timeout?: number;
+}
+
+export interface ListServicesOptions {
+  signal?: AbortSignal;
+  timeout?: number;
+}
+
+export interface WatchOptions {
+  /** Watch one service by name; omit to watch every service. */
+  service?: string;
+  /** Ends the iteration (without an error) when aborted. */
+  signal?: AbortSignal;
+  /**
+   * How many distinct (name, version) changes may wait for a slow consumer before the watcher
+   * gives up on coalescing and delivers one `resync` with the full state instead.
+   * @default 10000
+   */
+  maxPending?: number;
+}
+
+/** A change to one (name, version) of a service. */
+export interface ServiceEvent {
+  readonly type: 'create' | 'update' | 'delete';
+  /**
+   * The full current state of this (name, version). On `delete` its `nodes` is empty: that version
+   * has no live node left.
+   */
+  readonly service: Service;
+  /** Nodes that appeared since the previous event for this (name, version). */
+  readonly added: readonly Node[];
+  /** Nodes that changed address or metadata. */
+  readonly updated: readonly Node[];
+  /** Nodes that are gone. */
+  readonly removed: readonly Node[];
+}
+
+/**
+ * Delivered instead of individual events when a consumer fell so far behind that coalescing could
+ * not keep up: replace everything you know with `services` (the full current state in scope).
+ */
+export interface ResyncEvent {
+  readonly type: 'resync';
+  readonly services: readonly Service[];
+}
+
+export type WatchEvent = ServiceEvent | ResyncEvent;
+
+/**
+ * A live view of a registry's changes. Iterate it with `for await`; it yields the current state
+ * first (as `create` events, then {@link Watcher.synced} resolves) and every change after that.
+ */
+export interface Watcher extends AsyncIterableIterator<WatchEvent> {
+  /** Resolves once the initial snapshot has been delivered to the consumer. */
+  readonly synced: Promise<void>;
+  /** Ends the iteration and frees every backend query the watcher opened. Idempotent. */
+  stop(): void;
+  [Symbol.dispose](): void;
+}
+
+export interface RegistrationEvents {
+  /** The backend lost this registration (agent restart, expiry after a stall); it is being restored. */
+  lost: [error: RollcallError];
+  /** The registration is back in the backend after a `lost`. */
+  restored: [];
+}
+
+/**
+ * A live registration: kept alive until `deregister()`, disposal or `registry.close()`.
+ * `await using reg = await registry.register(...)` deregisters when the scope ends.
+ */
+export interface Registration extends EventEmitter<RegistrationEvents> {
+  /** The service as stored (normalised, default node ids filled in). */
+  readonly service: Service;
+  /** The TTL in force, in milliseconds. */
+  readonly ttl: number;
+  /** Removes the nodes (a goodbye on networked adapters) and stops renewing. Idempotent. */
+  deregister(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Counters every registry keeps; adapters add their own fields. */
+export interface RegistryStats {
+  readonly kind: RegistryKind;
+  /** Registrations currently kept alive by this registry. */
+  readonly registrations: number;
+  /** Watchers currently open. */
+  readonly watchers: number;
+  /** Events delivered to watch consumers. */
+  readonly eventsDelivered: number;
+  /** Times a slow consumer received a `resync` instead of individual events. */
+  readonly resyncs: number;
+  /** Malformed or rejected input from the network, dropped and counted. */
+  readonly dropped: number;
+  /** Backend errors seen (and retried) in the background. */
+  readonly backendErrors: number;
+  readonly [extra: string]: number | string;
+}
+
+/** A member of the cluster behind a registry (gossip members, Consul LAN members). */
+export interface Member {
+  readonly name: string;
+  readonly address: string;
+  readonly status: 'alive' | 'suspect' | 'dead' | 'left' | 'failed' | (string & {});
+  readonly tags: Metadata;
+}
+
+/** Optional features an adapter may offer. */
+export interface Capabilities {
+  /** `members()` is available. */
+  readonly members: boolean;
+}
+
+/** The one interface over every backend. */
+export interface Registry {
+  readonly kind: RegistryKind;
+  readonly capabilities: Capabilities;
+  /** Registers (or re-registers, updating) the service's nodes and keeps them alive. */
+  register(service: ServiceInput, options?: RegisterOptions): Promise<Registration>;
+  /**
+   * Removes the given nodes of `service` (by id) and stops renewing any registration of this
+   * registry that kept them alive.
+   */
+  deregister(service: ServiceInput): Promise<void>;
+  /** Every live version of the service (one entry per version). Rejects `NOT_FOUND` when there is none. */
+  getService(name: string, options?: GetServiceOptions): Promise<readonly Service[]>;
+  /**
+   * One entry per live (name, version), without nodes (`nodes` is always empty: ask
+   * `getService` for them). The same shape on every adapter.
+   */
+  listServices(options?: ListServicesOptions): Promise<Service[]>;
+  watch(options?: WatchOptions): Watcher;
+  /** Cluster members, where the backend has them (see {@link Capabilities}). */
+  members?(): Promise<Member[]>;
+  stats(): RegistryStats;
+  /** Deregisters everything this registry registered, ends its watchers and stops its loops. Idempotent. */
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** A pino-compatible logger: rollcall calls these four levels with `(object, message)`. */
+export interface Logger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+/** Options every adapter accepts. */
+export interface CommonOptions {
+  /** A pino-style logger. Silent by default. Tokens and keys never reach it. */
+  logger?: Logger;
+  /**
+   * Default TTL of registrations, in milliseconds.
+   * @default 30000
+   */
+  ttl?: number;
+}

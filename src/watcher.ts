@@ -1,0 +1,310 @@
+/**
+ * The one watch implementation every adapter uses.
+ *
+ * A watcher never queues events. It remembers, per (name, version) key, the state its consumer saw
+ * last (the `before` of the first change since the last delivery) and builds the event when the
+ * consumer asks for it, from the view's current state. So a slow consumer gets pending changes
+ * coalesced per key for free, the registry never waits for a consumer, and memory per watcher is
+ * bounded by `maxPending`: past it the watcher drops its bookkeeping and delivers one `resync`.
+ * @module
+ */
+import { channel } from 'node:diagnostics_channel';
+import { RollcallError } from './errors.js';
+import type { Service, ServiceEvent, WatchEvent, Watcher, WatchOptions } from './registry.js';
+import { deepEqual, diffNodes, withoutNodes } from './service.js';
+
+/** What a watcher reads current state from. */
+export interface WatchSource {
+  /** Current state of one (name, version) key; `undefined` when it has no live node. */
+  current(key: string): Service | undefined;
+  /** Every current (name, version) in scope, with nodes. */
+  snapshot(service?: string): Service[];
+  /** Every key currently in scope. */
+  keys(service?: string): Iterable<string>;
+}
+
+/** An adapter's backend work for one watch scope (a service name, or every service). */
+export interface WatchInterest {
+  /** Resolves when the view holds the backend's state for this scope (first query answered). */
+  readonly ready: Promise<void>;
+  /** Called once when the watcher ends: stop backend queries nobody needs any more. */
+  release(): void;
+}
+
+export interface WatchHubOptions {
+  adapter: string;
+  /** Opens backend queries for a scope; omitted where the view is always complete (memory). */
+  interest?: (service: string | undefined) => WatchInterest;
+}
+
+/** Who a watcher reports to: the registry that opened it counts its events and forgets it when it ends. */
+export interface WatchOwner {
+  eventsDelivered: number;
+  resyncs: number;
+  onEnd(watcher: Watcher): void;
+}
+
+const eventChannel = channel('rollcall:watch:event');
+const resyncChannel = channel('rollcall:watch:resync');
+const DEFAULT_MAX_PENDING = 10_000;
+
+/** Fans view changes out to watchers. Owned by a view; adapters create watchers through it. */
+export class WatchHub {
+  readonly #all = new Set<ViewWatcher>();
+  readonly #byName = new Map<string, Set<ViewWatcher>>();
+  readonly #source: WatchSource;
+  readonly #options: WatchHubOptions;
+
+  constructor(source: WatchSource, options: WatchHubOptions) {
+    this.#source = source;
+    this.#options = options;
+  }
+
+  get size(): number {
+    let n = this.#all.size;
+    for (const set of this.#byName.values()) n += set.size;
+    return n;
+  }
+
+  /**
+   * Records that `key` (of service `name`) changed; `before` is its state before the change.
+   * Call after the view holds the new state. O(watchers in scope), never waits for a consumer.
+   */
+  notify(name: string, key: string, before: Service | undefined): void {
+    for (const w of this.#all) w.mark(key, before);
+    const named = this.#byName.get(name);
+    if (named) for (const w of named) w.mark(key, before);
+  }
+
+  watch(options: WatchOptions = {}, owner: WatchOwner = detachedOwner()): Watcher {
+    const watcher = new ViewWatcher(this, this.#source, options, owner);
+    if (options.service === undefined) this.#all.add(watcher);
+    else {
+      let set = this.#byName.get(options.service);
+      if (!set) this.#byName.set(options.service, (set = new Set()));
+      set.add(watcher);
+    }
+    const interest = this.#options.interest?.(options.service);
+    watcher.start(interest);
+    return watcher;
+  }
+
+  /** Ends every watcher (registry close). */
+  stopAll(): void {
+    for (const w of [...this.#all]) w.stop();
+    for (const set of [...this.#byName.values()]) for (const w of [...set]) w.stop();
+  }
+
+  /** Ends every watcher in scope with an error (a backend refused the watch for good). */
+  failAll(error: Error, service?: string): void {
+    const targets =
+      service === undefined ? [...this.#all, ...[...this.#byName.values()].flatMap((s) => [...s])] : [...(this.#byName.get(service) ?? [])];
+    for (const w of targets) w.fail(error);
+  }
+
+  /** @internal */
+  remove(watcher: ViewWatcher, service: string | undefined): void {
+    if (service === undefined) this.#all.delete(watcher);
+    else {
+      const set = this.#byName.get(service);
+      set?.delete(watcher);
+      if (set?.size === 0) this.#byName.delete(service);
+    }
+  }
+
+  get adapter(): string {
+    return this.#options.adapter;
+  }
+}
+
+function detachedOwner(): WatchOwner {
+  return { eventsDelivered: 0, resyncs: 0, onEnd() {} };
+}
+
+type Result = IteratorResult<WatchEvent, undefined>;
+
+class ViewWatcher implements Watcher {
+  readonly #hub: WatchHub;
+  readonly #owner: WatchOwner;
+  readonly #source: WatchSource;
+  readonly #service: string | undefined;
+  readonly #maxPending: number;
+  readonly #signal: AbortSignal | undefined;
+  /** key -> the state the consumer saw last (undefined: nothing). Insertion order = delivery order. */
+  readonly #pending = new Map<string, Service | undefined>();
+  #resync = false;
+  #done = false;
+  #error: Error | undefined;
+  #waiter: ((result: Result) => void) | undefined;
+  #failWaiter: ((error: Error) => void) | undefined;
+  #interest: WatchInterest | undefined;
+  /** Keys of the initial snapshot not yet delivered; undefined until the backend is ready. */
+  #unsynced: Set<string> | undefined;
+  #resolveSynced!: () => void;
+  readonly synced: Promise<void>;
+  readonly #onAbort = () => this.stop();
+
+  constructor(hub: WatchHub, source: WatchSource, options: WatchOptions, owner: WatchOwner) {
+    this.#hub = hub;
+    this.#owner = owner;
+    this.#source = source;
+    this.#service = options.service;
+    this.#maxPending = options.maxPending ?? DEFAULT_MAX_PENDING;
+    if (!(Number.isInteger(this.#maxPending) && this.#maxPending > 0)) {
+      throw new RollcallError('INVALID_OPTIONS', `watch: maxPending must be a positive integer, got ${options.maxPending}`);
+    }
+    this.#signal = options.signal;
+    this.synced = new Promise((resolve) => {
+      this.#resolveSynced = resolve;
+    });
+    // The consumer has seen nothing yet: everything already known is pending as "new".
+    for (const key of source.keys(this.#service)) this.#pending.set(key, undefined);
+  }
+
+  /** @internal */
+  start(interest: WatchInterest | undefined): void {
+    this.#interest = interest;
+    if (this.#signal?.aborted) {
+      this.stop();
+      return;
+    }
+    this.#signal?.addEventListener('abort', this.#onAbort, { once: true });
+    const ready = interest?.ready ?? Promise.resolve();
+    ready.then(
+      () => {
+        if (this.#done) return;
+        this.#unsynced = new Set(this.#pending.keys());
+        this.#checkSynced();
+      },
+      (error: unknown) => this.fail(error instanceof Error ? error : new Error(String(error))),
+    );
+  }
+
+  /** @internal Records a change of `key`; `before` is the view's state before it. */
+  mark(key: string, before: Service | undefined): void {
+    if (this.#done || this.#resync) return;
+    if (!this.#pending.has(key)) {
+      if (this.#pending.size >= this.#maxPending) {
+        // Coalescing cannot keep up: forget the details, the consumer gets the whole state instead.
+        this.#pending.clear();
+        this.#resync = true;
+      } else this.#pending.set(key, before);
+    }
+    if (this.#waiter) {
+      const event = this.#take();
+      if (event) this.#deliver(event);
+    }
+  }
+
+  next(): Promise<Result> {
+    if (this.#error) return Promise.reject(this.#error);
+    if (this.#done) return Promise.resolve({ done: true, value: undefined });
+    const event = this.#take();
+    if (event) {
+      this.#count(event);
+      return Promise.resolve({ done: false, value: event });
+    }
+    return new Promise<Result>((resolve, reject) => {
+      this.#waiter = resolve;
+      this.#failWaiter = reject;
+    });
+  }
+
+  return(): Promise<Result> {
+    this.stop();
+    return Promise.resolve({ done: true, value: undefined });
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  [Symbol.dispose](): void {
+    this.stop();
+  }
+
+  stop(): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#cleanup();
+    const waiter = this.#waiter;
+    this.#waiter = this.#failWaiter = undefined;
+    waiter?.({ done: true, value: undefined });
+  }
+
+  /** @internal Ends the iteration with an error. */
+  fail(error: Error): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#error = error;
+    this.#cleanup();
+    const reject = this.#failWaiter;
+    this.#waiter = this.#failWaiter = undefined;
+    reject?.(error);
+  }
+
+  #cleanup(): void {
+    this.#pending.clear();
+    this.#signal?.removeEventListener('abort', this.#onAbort);
+    this.#hub.remove(this, this.#service);
+    this.#owner.onEnd(this);
+    const interest = this.#interest;
+    this.#interest = undefined;
+    interest?.release();
+  }
+
+  #deliver(event: WatchEvent): void {
+    const waiter = this.#waiter;
+    this.#waiter = this.#failWaiter = undefined;
+    this.#count(event);
+    waiter?.({ done: false, value: event });
+  }
+
+  #count(event: WatchEvent): void {
+    this.#owner.eventsDelivered++;
+    if (eventChannel.hasSubscribers) eventChannel.publish({ adapter: this.#hub.adapter, event });
+    this.#checkSynced();
+  }
+
+  /** Builds the next event from pending keys, skipping keys whose state ended where it started. */
+  #take(): WatchEvent | undefined {
+    if (this.#resync) {
+      this.#resync = false;
+      this.#owner.resyncs++;
+      this.#unsynced?.clear();
+      const services = this.#source.snapshot(this.#service);
+      if (resyncChannel.hasSubscribers) resyncChannel.publish({ adapter: this.#hub.adapter, service: this.#service });
+      return Object.freeze({ type: 'resync', services: Object.freeze(services) });
+    }
+    for (const [key, before] of this.#pending) {
+      this.#pending.delete(key);
+      this.#unsynced?.delete(key);
+      const event = buildEvent(before, this.#source.current(key));
+      if (event) return event;
+    }
+    this.#checkSynced();
+    return undefined;
+  }
+
+  #checkSynced(): void {
+    if (this.#unsynced?.size === 0) {
+      this.#unsynced = undefined;
+      this.#resolveSynced();
+    }
+  }
+}
+
+/** The event that takes a consumer from `before` to `after`, or undefined when they are the same. */
+export function buildEvent(before: Service | undefined, after: Service | undefined): ServiceEvent | undefined {
+  if (before === after) return undefined;
+  if (!after || after.nodes.length === 0) {
+    if (!before || before.nodes.length === 0) return undefined;
+    return Object.freeze({ type: 'delete', service: withoutNodes(before), added: [], updated: [], removed: before.nodes });
+  }
+  if (!before || before.nodes.length === 0) {
+    return Object.freeze({ type: 'create', service: after, added: after.nodes, updated: [], removed: [] });
+  }
+  if (deepEqual(before, after)) return undefined;
+  const { added, updated, removed } = diffNodes(before.nodes, after.nodes);
+  return Object.freeze({ type: 'update', service: after, added, updated, removed });
+}
