@@ -8,7 +8,11 @@ import { promisify } from 'node:util';
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 it('demo: three greeters answer in turn; after greeter-2 stops the client sees it removed and goes on', { timeout: 60_000 }, async () => {
-  const { stdout } = await promisify(execFile)('npm', ['run', '--silent', 'demo'], { cwd: root, timeout: 50_000, env: { ...process.env, ROLLCALL_REGISTRY: '' } });
+  const { stdout } = await promisify(execFile)('npm', ['run', '--silent', 'demo'], {
+    cwd: root,
+    timeout: 50_000,
+    env: { ...process.env, ROLLCALL_REGISTRY: '' },
+  });
   const lines = stdout.trim().split('\n');
   const calls = lines.filter((l) => l.includes('] call '));
   assert.equal(calls.length, 6, stdout);
