@@ -13,6 +13,8 @@ export class ServiceView implements WatchSource {
   readonly #services = new Map<string, Map<string, Service>>();
   /** Frozen answers for getService, rebuilt only after a change of that name. */
   readonly #answers = new Map<string, readonly Service[]>();
+  /** Node-less entries for listServices, rebuilt only after any change. */
+  #summaries: readonly Service[] | undefined;
   readonly hub: WatchHub;
 
   constructor(options: WatchHubOptions) {
@@ -32,9 +34,12 @@ export class ServiceView implements WatchSource {
 
   /** One node-less entry per live (name, version). */
   list(): Service[] {
-    const out: Service[] = [];
-    for (const versions of this.#services.values()) for (const service of versions.values()) out.push(withoutNodes(service));
-    return out;
+    if (!this.#summaries) {
+      const out: Service[] = [];
+      for (const versions of this.#services.values()) for (const service of versions.values()) out.push(withoutNodes(service));
+      this.#summaries = Object.freeze(out);
+    }
+    return [...this.#summaries];
   }
 
   names(): IterableIterator<string> {
@@ -57,6 +62,7 @@ export class ServiceView implements WatchSource {
     } else if (versions) versions.set(service.version, service);
     else this.#services.set(service.name, new Map([[service.version, service]]));
     this.#answers.delete(service.name);
+    this.#summaries = undefined;
     this.hub.notify(service.name, serviceKey(service.name, service.version), before);
   }
 
