@@ -4,6 +4,10 @@
  */
 const suites: Record<string, () => Promise<unknown>> = {
   memory: async () => (await import('./memory/registry.bench.js')).run(),
+  consul: async () => {
+    await (await import('./consul/latency.bench.js')).run();
+    await (await import('./consul/scale.bench.js')).run();
+  },
 };
 
 const wanted = process.argv.slice(2);

@@ -38,7 +38,7 @@ const adapterLoaders: Record<RegistryKind, (() => Promise<Factory>) | undefined>
   memory: async () => (await import('./adapters/memory.js')).createMemoryRegistry as Factory,
   mdns: undefined,
   gossip: undefined,
-  consul: undefined,
+  consul: async () => (await import('./adapters/consul/index.js')).createConsulRegistry as Factory,
 };
 
 /** Every kind rollcall knows, available or not. */

@@ -207,3 +207,29 @@ export function decodeTags(tags: readonly string[]): DecodedTags {
   if (version !== undefined) result.version = version;
   return result;
 }
+
+// --- rollcall's own tag ---
+
+/**
+ * Go Micro keeps no service-level metadata in Consul (its `Meta` is the node's), so rollcall adds
+ * one tag of its own for it. Go Micro's decoder skips it: it only reads tags whose first two
+ * characters are `t-`, `e-`, `v-` or their `=` forms.
+ */
+const SERVICE_METADATA_PREFIX = 'rollcall-s-';
+
+/** The tag carrying service metadata, or none when there is nothing to carry. */
+export function encodeServiceMetadata(metadata: Readonly<Record<string, string>> | null | undefined): string[] {
+  if (!metadata || Object.keys(metadata).length === 0) return [];
+  return [SERVICE_METADATA_PREFIX + pack(JSON.stringify(sortedRecord(metadata)))];
+}
+
+export function decodeServiceMetadata(tags: readonly string[]): { metadata: Record<string, string>; dropped: number } {
+  for (const tag of Array.isArray(tags) ? tags : []) {
+    if (typeof tag !== 'string' || !tag.startsWith(SERVICE_METADATA_PREFIX)) continue;
+    const body = unpack(tag.slice(SERVICE_METADATA_PREFIX.length));
+    const parsed = body === undefined ? undefined : parseJson(body);
+    const metadata = parsed?.ok ? stringMap(parsed.value) : undefined;
+    return metadata === undefined ? { metadata: {}, dropped: 1 } : { metadata, dropped: 0 };
+  }
+  return { metadata: {}, dropped: 0 };
+}

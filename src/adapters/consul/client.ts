@@ -1,0 +1,253 @@
+/**
+ * HTTP to the Consul agents over undici keep-alive pools. Two lanes per agent share the connection
+ * cap: `request` for registrations, heartbeats and lookups, `watch` for blocking queries, so a
+ * registry watching as many services as it may never makes a heartbeat wait behind a query that
+ * blocks for minutes.
+ * @module
+ */
+import { isIP } from 'node:net';
+import { checkServerIdentity } from 'node:tls';
+import { Pool } from 'undici';
+import { abortError } from '../../errors.js';
+import { type CallContext, deadlineError, isUnreachable, shapeError, statusError, transportError } from './errors.js';
+import type { ConsulSettings } from './settings.js';
+
+export type Lane = 'request' | 'watch';
+
+export interface CallOptions {
+  method?: 'GET' | 'PUT';
+  /** `true` sends a flag without a value (`?passing`); `undefined` leaves the parameter out. */
+  query?: Record<string, string | number | true | undefined>;
+  body?: unknown;
+  signal?: AbortSignal | undefined;
+  /** @default 'request' */
+  lane?: Lane;
+  /** Blocking query: the `wait` it asks for, in ms; the deadline grows by it plus Consul's jitter. */
+  wait?: number;
+  /** Send to this agent only (its origin): a registration lives on one agent. */
+  agent?: string;
+  what: string;
+  right?: string;
+  badRequest?: CallContext['badRequest'];
+}
+
+export interface Reply {
+  readonly status: number;
+  readonly text: string;
+  /** `X-Consul-Index`, when present and a number. */
+  readonly index: number | undefined;
+  /** Origin of the agent that answered. */
+  readonly agent: string;
+}
+
+export interface JsonReply {
+  readonly data: unknown;
+  readonly index: number | undefined;
+  readonly agent: string;
+}
+
+/** Big enough for /v1/health/state/any on a large cluster, small enough that a broken proxy cannot exhaust memory. */
+const MAX_RESPONSE_BYTES = 64 << 20;
+/** An idle request connection is closed after this; blocking-query connections are never idle for long. */
+const KEEP_ALIVE_MS = 30_000;
+
+export class ConsulClient {
+  readonly #settings: ConsulSettings;
+  readonly #pools = new Map<string, Pool>();
+  #current = 0;
+  #closed = false;
+  /** Requests sent, per lane: the bench's "idle requests per watch" comes from here. */
+  readonly sent = { request: 0, watch: 0 };
+
+  constructor(settings: ConsulSettings) {
+    this.#settings = settings;
+  }
+
+  /** Origin of the agent requests go to now. */
+  get current(): string {
+    return (this.#settings.agents[this.#current] ?? this.#settings.agents[0])?.origin as string;
+  }
+
+  get agentCount(): number {
+    return this.#settings.agents.length;
+  }
+
+  label(origin: string): string {
+    return this.#settings.agents.find((a) => a.origin === origin)?.label ?? origin;
+  }
+
+  /**
+   * One call, any HTTP status. Without a pinned agent, an agent that cannot be reached is skipped
+   * for the next one (ordinary requests try each once; a blocking query tries one and the next
+   * query goes elsewhere), all within one deadline: `UNAVAILABLE` within the request timeout.
+   */
+  async send(path: string, options: CallOptions): Promise<Reply> {
+    if (options.signal?.aborted) throw abortError(options.signal);
+    const agents = this.#settings.agents;
+    const budget = this.#settings.requestTimeout + (options.wait ? options.wait + options.wait / 16 : 0);
+    const deadline = performance.now() + budget;
+    const start = this.#current;
+    const tries = options.agent !== undefined ? 1 : options.wait ? 1 : agents.length;
+    let last: unknown;
+    for (let i = 0; i < tries; i++) {
+      const slot = (start + i) % agents.length;
+      const origin = options.agent ?? (agents[slot]?.origin as string);
+      const remaining = deadline - performance.now();
+      if (remaining <= 0) break;
+      try {
+        const reply = await this.#once(origin, path, options, remaining);
+        if (options.agent === undefined) this.#current = slot;
+        return reply;
+      } catch (error) {
+        if (options.signal?.aborted) throw abortError(options.signal);
+        last = error;
+        if (!isUnreachable(error)) throw error;
+        // Everyone moves on from an agent that did not answer, so loops converge on one that does.
+        if (agents[this.#current]?.origin === origin) this.#current = (this.#current + 1) % agents.length;
+      }
+    }
+    throw last ?? deadlineError(this.label(options.agent ?? this.current), options.what, budget);
+  }
+
+  /** A call that must answer 2xx with JSON. */
+  async json(path: string, options: CallOptions): Promise<JsonReply> {
+    const reply = await this.send(path, options);
+    if (reply.status < 200 || reply.status > 299) throw this.error(reply, options);
+    let data: unknown;
+    try {
+      data = JSON.parse(reply.text);
+    } catch {
+      throw shapeError(options.what, this.label(reply.agent), `the answer is not JSON (${reply.text.slice(0, 40).replace(/\s+/g, ' ')}…)`);
+    }
+    return { data, index: reply.index, agent: reply.agent };
+  }
+
+  /** A call that must answer 2xx; the body is ignored. */
+  async ok(path: string, options: CallOptions): Promise<Reply> {
+    const reply = await this.send(path, options);
+    if (reply.status < 200 || reply.status > 299) throw this.error(reply, options);
+    return reply;
+  }
+
+  error(reply: Reply, options: CallOptions): Error {
+    const ctx: CallContext = { what: options.what, hasToken: this.#settings.token !== undefined };
+    if (options.right !== undefined) ctx.right = options.right;
+    if (options.badRequest !== undefined) ctx.badRequest = options.badRequest;
+    return statusError(reply.status, reply.text, this.label(reply.agent), ctx, this.#settings.token);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const pools = [...this.#pools.values()];
+    this.#pools.clear();
+    await Promise.allSettled(pools.map((p) => p.destroy()));
+  }
+
+  async #once(origin: string, path: string, options: CallOptions, budget: number): Promise<Reply> {
+    const lane = options.lane ?? 'request';
+    const pool = this.#pool(origin, lane);
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, budget);
+    timer.unref();
+    const onAbort = () => controller.abort(options.signal?.reason);
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    const headers: Record<string, string> = {};
+    if (this.#settings.token !== undefined) headers['x-consul-token'] = this.#settings.token;
+    let body: string | undefined;
+    if (options.body !== undefined) {
+      body = JSON.stringify(options.body);
+      headers['content-type'] = 'application/json';
+    }
+    this.sent[lane]++;
+    try {
+      const response = await pool.request({
+        path: path + queryString(options.query),
+        method: options.method ?? 'GET',
+        headers,
+        body,
+        signal: controller.signal,
+        // The deadline above decides; these only have to stay out of its way (undici's default
+        // of 300 s is below Consul's 5 min wait plus jitter).
+        headersTimeout: Math.ceil(budget) + 1_000,
+        bodyTimeout: Math.ceil(budget) + 1_000,
+      });
+      const text = await response.body.text();
+      const raw = response.headers['x-consul-index'];
+      const header = Array.isArray(raw) ? raw[0] : raw;
+      const index = header !== undefined && /^\d{1,16}$/.test(header) ? Number(header) : undefined;
+      return { status: response.statusCode, text, index, agent: origin };
+    } catch (error) {
+      if (options.signal?.aborted) throw abortError(options.signal);
+      if (timedOut) throw deadlineError(this.label(origin), options.what, budget);
+      throw transportError(error, this.label(origin), options.what);
+    } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  #pool(origin: string, lane: Lane): Pool {
+    const key = `${lane} ${origin}`;
+    let pool = this.#pools.get(key);
+    if (pool && !pool.closed && !pool.destroyed) return pool;
+    if (this.#closed) throw transportError(new Error('the registry is closed'), this.label(origin), 'request');
+    const s = this.#settings;
+    const tls = s.tls;
+    pool = new Pool(origin, {
+      connections: lane === 'request' ? s.requestConnections : s.watchConnections,
+      // One request per connection at a time: a blocking query must never hold up a pipelined call.
+      pipelining: 1,
+      keepAliveTimeout: KEEP_ALIVE_MS,
+      keepAliveMaxTimeout: KEEP_ALIVE_MS,
+      maxResponseSize: MAX_RESPONSE_BYTES,
+      connect: {
+        timeout: s.requestTimeout,
+        ...(tls
+          ? {
+              rejectUnauthorized: tls.rejectUnauthorized,
+              ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
+              ...(tls.cert !== undefined ? { cert: tls.cert, key: tls.key } : {}),
+              ...serverName(tls.servername),
+            }
+          : {}),
+      },
+    });
+    this.#pools.set(key, pool);
+    return pool;
+  }
+}
+
+/**
+ * The name to verify the agent's certificate against. SNI cannot carry an IP (RFC 6066, and Node
+ * warns), so an IP is checked against the certificate's IP SANs without being sent.
+ */
+function serverName(name: string | undefined): object {
+  if (name === undefined) return {};
+  if (isIP(name) === 0) return { servername: name };
+  return { checkServerIdentity: (_host: string, cert: Parameters<typeof checkServerIdentity>[1]) => checkServerIdentity(name, cert) };
+}
+
+function queryString(query: CallOptions['query']): string {
+  if (!query) return '';
+  const parts: string[] = [];
+  for (const [key, value] of Object.entries(query)) {
+    if (value === undefined) continue;
+    parts.push(value === true ? key : `${key}=${encodeURIComponent(String(value))}`);
+  }
+  return parts.length ? `?${parts.join('&')}` : '';
+}
+
+/** Milliseconds as a Go duration string (`1m5s`, `1.5s`, `250ms`), the form Consul parses. */
+export function goDuration(ms: number): string {
+  const whole = Math.round(ms);
+  if (whole < 1_000) return `${whole}ms`;
+  const h = Math.floor(whole / 3_600_000);
+  const m = Math.floor((whole % 3_600_000) / 60_000);
+  const s = (whole % 60_000) / 1_000;
+  const seconds = `${Number.isInteger(s) ? s : s.toFixed(3).replace(/0+$/, '')}s`;
+  return `${h ? `${h}h` : ''}${h || m ? `${m}m` : ''}${seconds}`;
+}

@@ -1,0 +1,128 @@
+/**
+ * The Consul registry: AdapterBase with Consul behind it. Registrations go through the
+ * {@link Registrar}, watches through {@link ConsulWatch}, lookups answer from the watch view when
+ * it is current and from `/v1/health/service/:name` otherwise.
+ * @module
+ */
+import { AdapterBase } from '../../adapter.js';
+import { adapterLogger } from '../../diagnostics.js';
+import { RollcallError } from '../../errors.js';
+import type { RegistrationOps } from '../../registration.js';
+import type { Member, Registry, Service } from '../../registry.js';
+import { withoutNodes } from '../../service.js';
+import { ConsulClient } from './client.js';
+import type { ConsulOptions } from './index.js';
+import { ConsulReader } from './queries.js';
+import { Registrar } from './register.js';
+import { type ConsulSettings, resolveSettings } from './settings.js';
+import { CONSUL_SERVICE, ConsulWatch } from './watch.js';
+
+export class ConsulRegistry extends AdapterBase {
+  readonly #settings: ConsulSettings;
+  readonly #client: ConsulClient;
+  readonly #reader: ConsulReader;
+  readonly #registrar: Registrar;
+  readonly #watch: ConsulWatch;
+
+  constructor(options: ConsulOptions, env: NodeJS.ProcessEnv) {
+    const settings = resolveSettings(options, env);
+    // The view asks for interest only once a watch opens, after the constructor has finished.
+    let watch: ConsulWatch | undefined;
+    super({
+      kind: 'consul',
+      options,
+      logger: adapterLogger(options.logger, 'consul'),
+      rejectLocalhost: true,
+      capabilities: { members: true },
+      interest: (service) => (watch as ConsulWatch).interest(service),
+    });
+    this.#settings = settings;
+    this.#client = new ConsulClient(settings);
+    this.#reader = new ConsulReader(this.#client, settings);
+    this.#registrar = new Registrar(this.#client, settings);
+    this.#watch = watch = new ConsulWatch({
+      reader: this.#reader,
+      view: this.view,
+      onBackendError: (error, message) => this.noteBackendError(error, message),
+      onDrop: (reason, count) => {
+        for (let i = 0; i < count; i++) this.noteDrop(reason, 'consul');
+      },
+    });
+  }
+
+  protected put(service: Service, ttl: number, signal: AbortSignal | undefined): Promise<RegistrationOps> {
+    return this.#registrar.put(service, ttl, signal);
+  }
+
+  protected remove(service: Service): Promise<void> {
+    return this.#registrar.remove(service);
+  }
+
+  protected override peek(name: string): readonly Service[] | undefined {
+    return this.#watch.fresh(name) ? this.view.get(name) : undefined;
+  }
+
+  protected async lookup(name: string, signal: AbortSignal): Promise<readonly Service[]> {
+    const { data } = await this.#reader.health(name, { signal });
+    if (data.dropped > 0) this.noteDrop(`unreadable instances or tags of ${JSON.stringify(name)}`, 'consul');
+    return Object.freeze(data.services);
+  }
+
+  protected async summaries(signal: AbortSignal): Promise<Service[]> {
+    if (this.#watch.complete()) return this.view.list();
+    const { data: catalog } = await this.#reader.catalog({ signal });
+    const names = [...catalog.keys()].filter((n) => n !== CONSUL_SERVICE);
+    const out: Service[] = [];
+    // A catalog name may have no passing instance: only a health read tells, one name at a time,
+    // as many at once as the request lane has connections (plus one queued behind each).
+    await eachLimited(names, this.#settings.requestConnections * 2, async (name) => {
+      const versions = this.#watch.fresh(name) ? this.view.get(name) : await this.lookup(name, signal);
+      for (const s of versions) out.push(withoutNodes(s));
+    });
+    return out;
+  }
+
+  async members(): Promise<Member[]> {
+    this.assertOpen();
+    return this.#reader.members(undefined);
+  }
+
+  protected async shutdown(): Promise<void> {
+    this.#watch.close();
+    await this.#client.close();
+  }
+
+  protected override extraStats(): Record<string, number | string> {
+    return {
+      agent: this.#client.label(this.#client.current),
+      watchMode: this.#watch.mode,
+      blockingQueries: this.#watch.queries,
+      followedServices: this.#watch.followedCount,
+      requestsSent: this.#client.sent.request,
+      watchRequestsSent: this.#client.sent.watch,
+    };
+  }
+
+  /** @internal Ends the registry as a crash would: no goodbyes, no more heartbeats. */
+  crash(): void {
+    this.crashNow();
+  }
+}
+
+async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+/**
+ * Test hook: ends `registry` as a SIGKILL would, minus the process (registrations stop
+ * heartbeating without a goodbye; Consul's TTL takes them out of the passing view).
+ * @internal
+ */
+export function crashConsulRegistry(registry: Registry): void {
+  if (!(registry instanceof ConsulRegistry)) throw new RollcallError('UNSUPPORTED', 'crashConsulRegistry() takes a consul registry');
+  registry.crash();
+}
