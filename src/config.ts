@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { ConsulOptions } from './adapters/consul/index.js';
+import type { MdnsOptions } from './adapters/mdns/index.js';
 import type { MemoryOptions } from './adapters/memory.js';
 import { adapterLogger, silentLogger } from './diagnostics.js';
 import { RollcallError } from './errors.js';
@@ -22,9 +24,9 @@ export interface NetworkOptions extends CommonOptions {
 /** Options for {@link createRegistry}: a discriminated union on `kind`. */
 export type RegistryOptions =
   | (MemoryOptions & { kind: 'memory' })
-  | (NetworkOptions & { kind: 'mdns' } & Record<string, unknown>)
+  | (MdnsOptions & { kind: 'mdns' })
   | (NetworkOptions & { kind: 'gossip' } & Record<string, unknown>)
-  | (NetworkOptions & { kind: 'consul' } & Record<string, unknown>)
+  | (ConsulOptions & { kind: 'consul' })
   /** No kind: it comes from the environment, else the default (mdns). */
   | (NetworkOptions & { kind?: undefined });
 
@@ -36,7 +38,7 @@ type Factory = (options: Record<string, unknown>) => Registry | Promise<Registry
  */
 const adapterLoaders: Record<RegistryKind, (() => Promise<Factory>) | undefined> = {
   memory: async () => (await import('./adapters/memory.js')).createMemoryRegistry as Factory,
-  mdns: undefined,
+  mdns: async () => (await import('./adapters/mdns/index.js')).createMdnsRegistry as Factory,
   gossip: undefined,
   consul: async () => (await import('./adapters/consul/index.js')).createConsulRegistry as Factory,
 };

@@ -71,11 +71,14 @@ describe('config', () => {
   it('createRegistry: the default logs once, at info, that it fell back', async () => {
     const lines: string[] = [];
     const logger = { debug() {}, info: (_o: object, m?: string) => lines.push(m ?? ''), warn() {}, error() {} };
-    await createRegistry({ logger }, { MICRO_REGISTRY: '' }).then(
+    // The default is mdns: an interface that does not exist makes it fail before it opens a socket,
+    // so this test never touches the machine's network (mDNS tests run only inside namespaces).
+    const offline = { logger, interfaces: ['rollcall-no-such-interface'] } as { logger: typeof logger };
+    await createRegistry(offline, { MICRO_REGISTRY: '' }).then(
       (r) => r.close(),
       () => {},
     );
-    await createRegistry({ logger }, {}).then(
+    await createRegistry(offline, {}).then(
       (r) => r.close(),
       () => {},
     );

@@ -1,0 +1,77 @@
+/**
+ * Announcing (RFC 6762 §8.3): once a name is ours, every record of the node is multicast three
+ * times, 1 s then 2 s apart, with the cache-flush bit on unique records; later changes and
+ * heartbeats are single announcements. Announcements due in the same turn of the event loop share
+ * packets, so a hundred nodes registered together cost a few packets, not a hundred.
+ * @module
+ */
+import type { Target } from './prober.js';
+import type { Publication } from './publication.js';
+import { RATE_LIMIT_MS, type Sender } from './sender.js';
+
+/** 1 s then 2 s apart (a little over, so the one-second rule never holds one back). */
+const ANNOUNCE_AT_MS = [0, 1010, 3020];
+/** avahi sends three announcements; the RFC asks for at least two. */
+export const ANNOUNCE_COUNT = ANNOUNCE_AT_MS.length;
+
+export class Announcer {
+  readonly #targets: () => Target[];
+  readonly #sender: Sender;
+  readonly #timers = new Map<Publication, NodeJS.Timeout[]>();
+  /** Publications due now, with the rate limit their announcement observes. */
+  readonly #queue = new Map<Publication, number>();
+  #scheduled = false;
+  #closed = false;
+
+  constructor(targets: () => Target[], sender: Sender) {
+    this.#targets = targets;
+    this.#sender = sender;
+  }
+
+  /** Announces now and `repeats - 1` more times on the schedule; 0 means one announcement (an update). */
+  schedule(pub: Publication, repeats: number): void {
+    this.stop(pub);
+    const times = repeats === 0 ? [0] : ANNOUNCE_AT_MS.slice(0, repeats);
+    const timers = times.map((at) => {
+      const timer = setTimeout(() => this.enqueue(pub, RATE_LIMIT_MS), at);
+      timer.unref();
+      return timer;
+    });
+    this.#timers.set(pub, timers);
+  }
+
+  stop(pub: Publication): void {
+    for (const t of this.#timers.get(pub) ?? []) clearTimeout(t);
+    this.#timers.delete(pub);
+    this.#queue.delete(pub);
+  }
+
+  /** Queues one announcement of `pub` for this turn; sent together with the others due now. */
+  enqueue(pub: Publication, rateLimit: number): void {
+    if (!pub.current || this.#closed) return;
+    this.#queue.set(pub, Math.min(rateLimit, this.#queue.get(pub) ?? rateLimit));
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => this.#flush());
+  }
+
+  #flush(): void {
+    this.#scheduled = false;
+    const batch = [...this.#queue];
+    this.#queue.clear();
+    if (this.#closed) return;
+    for (const target of this.#targets()) {
+      for (const limit of new Set(batch.map(([, l]) => l))) {
+        const groups = batch.filter(([p, l]) => l === limit && p.current).map(([p]) => p.announcement(target));
+        void this.#sender.multicastResponse(groups, target, limit);
+      }
+    }
+  }
+
+  close(): void {
+    this.#closed = true;
+    for (const timers of this.#timers.values()) for (const t of timers) clearTimeout(t);
+    this.#timers.clear();
+    this.#queue.clear();
+  }
+}

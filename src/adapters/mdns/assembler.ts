@@ -1,0 +1,189 @@
+/**
+ * From cached records to nodes: an instance becomes a node once its SRV, its TXT and an address
+ * for the SRV target are in the cache; the TXT is decoded by the profile's codec and the node
+ * passes the same validation as a registration before it reaches the view. What the view holds
+ * follows the cache exactly: a changed TXT is an update, a record gone is a removal.
+ * @module
+ */
+import type { Service } from '../../registry.js';
+import { joinHostPort, normalizeService } from '../../service.js';
+import type { ServiceView } from '../../view.js';
+import type { CachedRecord, RecordCache } from './cache.js';
+import type { Codec, DecodedInstance } from './codec.js';
+import { foldName } from './names.js';
+import type { SrvData } from './packet.js';
+
+/** Decoded TXTs are remembered by content: re-announcements of an unchanged node cost a lookup. */
+const MAX_DECODE_MEMO = 2048;
+
+export interface AssemblerHost {
+  codec: Codec;
+  view: ServiceView;
+  cache: RecordCache;
+  noteDrop(reason: string, source?: string): void;
+}
+
+interface Assembled {
+  /** TXT content and address: when both are unchanged, so is the node. */
+  readonly memo: string;
+  /** name, version and node id: where the node sits in the view. */
+  readonly key: string;
+  readonly service: Service;
+  readonly host: string;
+}
+
+export interface AssembleResult {
+  complete: boolean;
+  /** The instance name as heard (for follow-up questions). */
+  name: string;
+  /** What a PTR promised but the cache lacks. */
+  missingRecords?: { srv: boolean; txt: boolean };
+  /** An SRV target in mDNS with no address yet. */
+  missingHost?: string;
+}
+
+export class Assembler {
+  readonly #h: AssemblerHost;
+  /** folded instance -> what it currently contributes to the view. */
+  readonly #instances = new Map<string, Assembled>();
+  /** node key -> instances describing it (a renamed duplicate, a node published twice). */
+  readonly #owners = new Map<string, Set<string>>();
+  /** folded host name -> instances whose SRV points at it. */
+  readonly #hostRefs = new Map<string, Set<string>>();
+  /** The reverse, so a ref can be dropped when the SRV goes, even for an instance never complete. */
+  readonly #refOf = new Map<string, string>();
+  readonly #decoded = new Map<string, DecodedInstance | string>();
+
+  constructor(host: AssemblerHost) {
+    this.#h = host;
+  }
+
+  get size(): number {
+    return this.#instances.size;
+  }
+
+  has(fname: string): boolean {
+    return this.#instances.has(fname);
+  }
+
+  serviceName(fname: string): string | undefined {
+    return this.#instances.get(fname)?.service.name;
+  }
+
+  /** Instances whose SRV names this host: they change when its addresses do. */
+  usersOf(host: string): Set<string> | undefined {
+    return this.#hostRefs.get(host);
+  }
+
+  ref(host: string, instance: string): void {
+    const old = this.#refOf.get(instance);
+    if (old === host) return;
+    if (old !== undefined) this.#unref(instance);
+    let set = this.#hostRefs.get(host);
+    if (!set) this.#hostRefs.set(host, (set = new Set()));
+    set.add(instance);
+    this.#refOf.set(instance, host);
+  }
+
+  #unref(instance: string): void {
+    const host = this.#refOf.get(instance);
+    if (host === undefined) return;
+    this.#refOf.delete(instance);
+    const set = this.#hostRefs.get(host);
+    set?.delete(instance);
+    if (set?.size === 0) this.#hostRefs.delete(host);
+  }
+
+  /** Rebuilds one instance's node from the cache and brings the view in line. */
+  assemble(fname: string): AssembleResult {
+    const cache = this.#h.cache;
+    const srv = cache.newest(fname, 'SRV');
+    const txt = cache.newest(fname, 'TXT');
+    const before = this.#instances.get(fname);
+    if (!srv || !txt) {
+      this.remove(fname);
+      if (!srv) this.#unref(fname);
+      return { complete: false, name: srv?.rr.name ?? txt?.rr.name ?? fname, missingRecords: { srv: !srv, txt: !txt } };
+    }
+    const data = srv.rr.data as SrvData;
+    const host = foldName(data.target);
+    this.ref(host, fname);
+    const address = this.#address(host, data);
+    if (address === undefined) {
+      this.remove(fname);
+      return { complete: false, name: srv.rr.name, missingHost: data.target };
+    }
+    const memo = `${txt.key}|${address}`;
+    if (before?.memo === memo) return { complete: true, name: srv.rr.name };
+    const service = this.#decode(srv.rr.name, txt, address);
+    const node = service?.nodes[0];
+    if (!service || !node) {
+      this.remove(fname);
+      return { complete: false, name: srv.rr.name };
+    }
+    const key = `${service.name}\u0000${service.version}\u0000${node.id}`;
+    if (before && before.key !== key) this.remove(fname);
+    this.#instances.set(fname, { memo, key, service, host });
+    let owners = this.#owners.get(key);
+    if (!owners) this.#owners.set(key, (owners = new Set()));
+    owners.add(fname);
+    this.#h.view.putNode(service, node);
+    return { complete: true, name: srv.rr.name };
+  }
+
+  #address(host: string, srv: SrvData): string | undefined {
+    const a = this.#h.cache.newest(host, 'A');
+    if (a) return joinHostPort(a.rr.data as string, srv.port);
+    const aaaa = this.#h.cache.newest(host, 'AAAA');
+    if (aaaa) {
+      const ip = aaaa.rr.data as string;
+      // A link-local address means nothing without the interface it is reachable on: ours, where it arrived.
+      return joinHostPort(/^fe[89ab]/i.test(ip) ? `${ip}%${aaaa.iface}` : ip, srv.port);
+    }
+    // A target outside mDNS (a DNS name registered as the node's host) is the address as it stands.
+    if (!host.endsWith('.local') && this.#h.codec.profile === 'dns-sd') return joinHostPort(srv.target.replace(/\.$/, ''), srv.port);
+    return undefined;
+  }
+
+  #decode(instance: string, txt: CachedRecord, address: string): Service | undefined {
+    let decoded = this.#decoded.get(txt.key);
+    if (decoded === undefined) {
+      decoded = this.#h.codec.decode(instance, txt.rr.data as readonly Buffer[]);
+      if (this.#decoded.size >= MAX_DECODE_MEMO) this.#decoded.clear();
+      this.#decoded.set(txt.key, decoded);
+      if (typeof decoded === 'string') this.#h.noteDrop(`unreadable TXT of ${instance}: ${decoded}`);
+    }
+    if (typeof decoded === 'string') return undefined;
+    try {
+      // The one gate every node passes, registered here or heard from the network.
+      return normalizeService(
+        {
+          name: decoded.name,
+          version: decoded.version,
+          metadata: decoded.metadata as Record<string, string>,
+          endpoints: decoded.endpoints as [],
+          nodes: [{ id: decoded.nodeId, address, metadata: decoded.nodeMetadata as Record<string, string> }],
+        },
+        { adapter: 'mdns', requireNodes: true },
+      );
+    } catch (error) {
+      this.#h.noteDrop(`invalid node in TXT of ${instance}: ${(error as Error).message}`);
+      this.#decoded.set(txt.key, 'invalid');
+      return undefined;
+    }
+  }
+
+  /** Takes an instance's node out of the view, unless another instance still describes the same node. */
+  remove(fname: string): void {
+    const before = this.#instances.get(fname);
+    if (!before) return;
+    this.#instances.delete(fname);
+    const owners = this.#owners.get(before.key);
+    owners?.delete(fname);
+    const other = owners && owners.size > 0 ? this.#instances.get(owners.values().next().value as string) : undefined;
+    if (owners?.size === 0) this.#owners.delete(before.key);
+    const node = before.service.nodes[0];
+    if (other?.service.nodes[0]) this.#h.view.putNode(other.service, other.service.nodes[0]);
+    else if (node) this.#h.view.removeNode(before.service.name, before.service.version, node.id);
+  }
+}

@@ -1,0 +1,332 @@
+/**
+ * The browser: continuous queries for what watchers and lookups want, a cache of every answer
+ * heard (asked for or not), and the nodes assembled from it (SRV + TXT + addresses) fed to the
+ * view that watchers and getService read. Watch events are cache changes: a new or changed TXT,
+ * a goodbye after its grace second, a TTL running out.
+ * @module
+ */
+import { throwIfAborted } from '../../errors.js';
+import type { Service } from '../../registry.js';
+import type { ServiceView } from '../../view.js';
+import type { WatchInterest } from '../../watcher.js';
+import { Assembler } from './assembler.js';
+import { type CachedRecord, RecordCache } from './cache.js';
+import type { Codec } from './codec.js';
+import { Interest } from './interest.js';
+import { foldName } from './names.js';
+import type { Message, Question, Rr, RrType, SrvData } from './packet.js';
+import { Resolver } from './resolver.js';
+
+export interface BrowserHost {
+  codec: Codec;
+  view: ServiceView;
+  /**
+   * Sends a query (known answers attached): multicast from port 5353, or from an ephemeral port
+   * when `legacy` (and always for Go Micro, whose servers answer the querier's port).
+   */
+  query(questions: readonly Question[], knownAnswers: readonly Rr[], legacy: boolean): void;
+  /** Whether another socket shares port 5353 here (then unicast answers might not reach us). */
+  portShared(): boolean;
+  noteDrop(reason: string, source?: string): void;
+  now(): number;
+  ipv6: boolean;
+  maxRecords: number;
+  lookupTimeout: number;
+  maxQueryInterval: number;
+}
+
+/** A lookup keeps its service queried (and its records refreshed) this long after the last use. */
+const LOOKUP_LINGER_MS = 60_000;
+
+export class Browser {
+  readonly #h: BrowserHost;
+  readonly cache: RecordCache;
+  readonly #resolver: Resolver;
+  readonly #interests = new Map<string, Interest>();
+  readonly #assembler: Assembler;
+  readonly #waiters = new Set<() => void>();
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
+  queryRounds = 0;
+
+  constructor(host: BrowserHost) {
+    this.#h = host;
+    this.cache = new RecordCache({
+      maxRecords: host.maxRecords,
+      now: host.now,
+      events: {
+        expired: (fname, type) => this.#expired(fname, type),
+        refresh: (record) => this.#refresh(record),
+      },
+    });
+    this.#resolver = new Resolver((questions, legacy) => this.#h.query(questions, [], legacy), host.now);
+    this.#assembler = new Assembler({ codec: host.codec, view: host.view, cache: this.cache, noteDrop: host.noteDrop });
+  }
+
+  // --- Interests ---
+
+  #key(service: string | undefined): string {
+    return foldName(service === undefined ? this.#h.codec.browseAll : this.#h.codec.browseName(service));
+  }
+
+  #acquire(service: string | undefined, immediate: boolean): Interest {
+    const fname = this.#key(service);
+    let interest = this.#interests.get(fname);
+    if (!interest) {
+      const now = this.#h.now();
+      const browse = service === undefined ? this.#h.codec.browseAll : this.#h.codec.browseName(service);
+      // A lookup asks at once (RFC 6762 §5.1); continuous querying starts after 20-120 ms (§5.2).
+      interest = new Interest(fname, browse, service, immediate ? now : now + 20 + Math.random() * 100);
+      interest.oneShot = immediate;
+      this.#interests.set(fname, interest);
+      this.#schedule();
+    }
+    clearTimeout(interest.lingerTimer);
+    interest.lingerTimer = undefined;
+    interest.refs++;
+    return interest;
+  }
+
+  #release(interest: Interest, lingerMs = 0): void {
+    interest.refs--;
+    if (interest.refs > 0) return;
+    if (lingerMs > 0) {
+      interest.lingerTimer = setTimeout(() => {
+        interest.lingerTimer = undefined;
+        if (interest.refs === 0) this.#end(interest);
+      }, lingerMs);
+      interest.lingerTimer.unref();
+      return;
+    }
+    this.#end(interest);
+  }
+
+  #end(interest: Interest): void {
+    if (this.#interests.get(interest.fname) === interest) this.#interests.delete(interest.fname);
+    for (const child of interest.children) this.#release(child);
+    interest.children.clear();
+    interest.stop();
+  }
+
+  /** The watch hook: continuous querying for one service (or all) while the watcher lives. */
+  interest(service: string | undefined): WatchInterest {
+    const interest = this.#acquire(service, false);
+    let released = false;
+    return {
+      ready: interest.readyDeep(),
+      release: () => {
+        if (released) return;
+        released = true;
+        this.#release(interest);
+      },
+    };
+  }
+
+  /** Whether the cache speaks for `name` with authority: its query (or the all-services one) has been answered. */
+  isWarm(name: string): boolean {
+    if (this.#interests.get(this.#key(name))?.warm) return true;
+    // Browsing the service type lists every instance in DNS-SD; Go Micro's listing names services only.
+    return this.#h.codec.profile === 'dns-sd' && this.#interests.get(this.#key(undefined))?.warm === true;
+  }
+
+  /** A cold lookup: asks now and waits for the response window (or the lookup timeout) to close. */
+  async lookup(name: string, signal: AbortSignal): Promise<readonly Service[]> {
+    const interest = this.#acquire(name, true);
+    try {
+      await this.#until(() => interest.warm && this.#h.view.get(name).length > 0, signal, interest);
+    } finally {
+      this.#release(interest, LOOKUP_LINGER_MS);
+    }
+    return this.#h.view.get(name);
+  }
+
+  /** listServices: the all-services browse, warm once answered. */
+  async list(signal: AbortSignal): Promise<Service[]> {
+    const interest = this.#acquire(undefined, true);
+    try {
+      if (!interest.warm) await Promise.race([interest.readyDeep(), this.#until(() => false, signal, interest)]);
+      throwIfAborted(signal);
+    } finally {
+      this.#release(interest, LOOKUP_LINGER_MS);
+    }
+    return this.#h.view.list();
+  }
+
+  /** Waits until `done()` holds, the lookup timeout passes, or `signal` aborts. */
+  #until(done: () => boolean, signal: AbortSignal, interest: Interest): Promise<void> {
+    if (done()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const finish = () => {
+        clearTimeout(timer);
+        this.#waiters.delete(check);
+        signal.removeEventListener('abort', onAbort);
+      };
+      const check = () => {
+        if (!done()) return;
+        finish();
+        resolve();
+      };
+      const onAbort = () => {
+        finish();
+        reject(signal.reason ?? new DOMException('The operation was aborted', 'AbortError'));
+      };
+      const timer = setTimeout(() => {
+        finish();
+        resolve();
+      }, this.#h.lookupTimeout);
+      timer.unref();
+      this.#waiters.add(check);
+      void interest.ready.then(check);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** An interface came up: query everything again soon (RFC 6762 §8.3 / §5.2). */
+  resetBackoff(): void {
+    const now = this.#h.now();
+    for (const interest of this.#interests.values()) interest.reset(now);
+    this.#schedule();
+  }
+
+  // --- Querying ---
+
+  #schedule(): void {
+    if (this.#closed) return;
+    let next = Number.POSITIVE_INFINITY;
+    for (const i of this.#interests.values()) next = Math.min(next, i.nextAt);
+    clearTimeout(this.#timer);
+    if (next === Number.POSITIVE_INFINITY) return;
+    this.#timer = setTimeout(() => this.#tick(), Math.max(0, next - this.#h.now()));
+    this.#timer.unref();
+  }
+
+  #tick(): void {
+    const now = this.#h.now();
+    const due = [...this.#interests.values()].filter((i) => i.nextAt <= now + 5);
+    if (due.length > 0) {
+      const shared = this.#h.portShared();
+      // RFC 6762 §5.4: a first query asks for unicast answers, which a responder gives even for records it
+      // multicast less than a second ago; only when no other socket on this host shares port 5353.
+      const questions: Question[] = due.map((i) => ({ name: i.browse, type: 'PTR', qu: i.sentCount === 0 && !shared }));
+      // Known answers: PTRs we hold with more than half their TTL left, for instances we know fully.
+      const known = due.flatMap((i) => this.cache.knownAnswers(i.fname, 'PTR', (r) => this.#assembler.has(foldName(r.rr.data as string))));
+      this.queryRounds++;
+      this.#h.query(questions, known, false);
+      // A lookup that waits now and cannot ask for unicast on 5353 also asks once as a legacy querier (§5.1, §6.7).
+      const oneShots = due.filter((i) => i.sentCount === 0 && i.oneShot && shared);
+      if (oneShots.length > 0)
+        this.#h.query(
+          oneShots.map((i) => ({ name: i.browse, type: 'PTR', qu: false })),
+          [],
+          true,
+        );
+      for (const i of due) i.sent(now, this.#h.maxQueryInterval);
+    }
+    this.#schedule();
+  }
+
+  /** Whether someone currently wants records of this service refreshed. */
+  #wanted(service: string | undefined): boolean {
+    if (service !== undefined && this.#interests.get(this.#key(service))?.active) return true;
+    return this.#interests.get(this.#key(undefined))?.active === true && (service === undefined || this.#h.codec.profile === 'dns-sd');
+  }
+
+  #refresh(record: CachedRecord): void {
+    const { fname, rr } = record;
+    let wanted = false;
+    if (rr.type === 'PTR') wanted = this.#interests.get(fname)?.active === true;
+    else if (rr.type === 'SRV' || rr.type === 'TXT') wanted = this.#wanted(this.#assembler.serviceName(fname));
+    else for (const inst of this.#assembler.usersOf(fname) ?? []) wanted ||= this.#wanted(this.#assembler.serviceName(inst));
+    if (!wanted) return;
+    // A unique record's refresh asks for a unicast answer (RFC 6762 §5.4) when nothing else listens on our port:
+    // the responder may then answer though it multicast the record less than a second ago.
+    const unique = rr.type !== 'PTR';
+    this.#resolver.ask({ name: rr.name, type: rr.type, qu: unique && !this.#h.portShared() }, unique && record.refresh.length === 0);
+  }
+
+  // --- Receiving ---
+
+  /** Takes in a response heard on `iface`. Synchronous: the view (and watchers) change before it returns. */
+  onResponse(message: Message, iface: string, source: string): void {
+    const codec = this.#h.codec;
+    const now = this.#h.now();
+    const touched = new Set<string>();
+    const records = [...message.answers, ...message.additionals];
+    for (const rr of records) {
+      if (rr.type === 'A' || rr.type === 'AAAA') continue;
+      const fname = rr.fname ?? foldName(rr.name);
+      if (rr.type === 'PTR' ? !codec.isBrowseName(fname) : !codec.isInstance(fname)) continue;
+      const result = this.cache.add(rr, iface, now);
+      if (result === 'full') this.#h.noteDrop('record cache full', source);
+      if (result === 'full' || result === 'ignored') continue;
+      if (rr.type === 'PTR') {
+        const target = foldName(rr.data as string);
+        if (codec.isInstance(target) && !this.#assembler.has(target)) touched.add(target);
+        const listed = codec.listedService(rr.name, rr.data as string);
+        if (listed !== undefined && rr.ttl > 0) this.#adopt(listed);
+      } else {
+        touched.add(fname);
+        if (rr.type === 'SRV') this.#assembler.ref(foldName((rr.data as SrvData).target), fname);
+      }
+    }
+    for (const rr of records) {
+      if (rr.type !== 'A' && rr.type !== 'AAAA') continue;
+      const fname = rr.fname ?? foldName(rr.name);
+      const users = this.#assembler.usersOf(fname);
+      if (!users) continue;
+      const result = this.cache.add(rr, iface, now);
+      if (result === 'full') this.#h.noteDrop('record cache full', source);
+      // A renewal changes no node, and one host's address record is shared by all its nodes: only news counts.
+      else if (result === 'new' || result === 'revived') for (const inst of users) touched.add(inst);
+    }
+    for (const inst of touched) this.#assemble(inst);
+    for (const waiter of [...this.#waiters]) waiter();
+  }
+
+  /** Go Micro's listing named a service: while someone browses everything, query that service too. */
+  #adopt(service: string): void {
+    const all = this.#interests.get(this.#key(undefined));
+    if (!all || [...all.children].some((c) => c.service === service)) return;
+    all.children.add(this.#acquire(service, true));
+  }
+
+  #expired(fname: string, type: RrType): void {
+    if (type === 'SRV' || type === 'TXT') this.#assemble(fname);
+    else if (type === 'A' || type === 'AAAA') for (const inst of [...(this.#assembler.usersOf(fname) ?? [])]) this.#assemble(inst);
+    for (const waiter of [...this.#waiters]) waiter();
+  }
+
+  /** Rebuilds one instance's node and, when something is missing, asks for it if anyone browses it. */
+  #assemble(fname: string): void {
+    const result = this.#assembler.assemble(fname);
+    if (result.complete) this.#resolver.done(fname);
+    else if (result.missingRecords && this.#browsed(fname))
+      this.#resolver.resolveInstance(result.name, result.missingRecords.srv, result.missingRecords.txt);
+    else if (result.missingHost && this.#browsed(fname)) this.#resolver.resolveHost(result.missingHost, this.#h.ipv6);
+  }
+
+  /** Whether someone browses the service an instance belongs to (so resolving it is worth a query). */
+  #browsed(fname: string): boolean {
+    for (const interest of this.#interests.values()) {
+      if (this.cache.get(interest.fname, 'PTR').some((r) => foldName(r.rr.data as string) === fname)) return true;
+    }
+    return false;
+  }
+
+  get instances(): number {
+    return this.#assembler.size;
+  }
+
+  get interests(): number {
+    return this.#interests.size;
+  }
+
+  close(): void {
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    for (const interest of this.#interests.values()) interest.stop();
+    this.#interests.clear();
+    this.#resolver.close();
+    this.cache.clear();
+  }
+}

@@ -1,0 +1,368 @@
+/**
+ * mDNS messages over dns-packet: the record shapes rollcall uses, decoding that turns anything
+ * malformed into a drop reason instead of an exception, encoding that refuses what the wire cannot
+ * carry, the bits dns-packet does not handle (the QU bit of RFC 6762 §5.4 decodes as class
+ * `UNKNOWN_32769` and cannot be encoded), record identity, and the §8.2 tie-break order.
+ * @module
+ */
+import { createRequire } from 'node:module';
+import { foldName, nameProblem } from './names.js';
+
+const require = createRequire(import.meta.url);
+// dns-packet is multicast-dns's codec; resolving it from there keeps one copy and the version multicast-dns was built on.
+const dnsPacket = createRequire(require.resolve('multicast-dns'))('dns-packet') as DnsPacketLib;
+
+interface DnsPacketLib {
+  encode(message: object): Buffer;
+  encodingLength(message: object): number;
+  answer: { encodingLength(answer: object): number };
+  question: { encodingLength(question: object): number };
+  name: { encodingLength(name: string): number };
+  record(type: string): { encode(data: unknown): Buffer };
+  AUTHORITATIVE_ANSWER: number;
+  TRUNCATED_RESPONSE: number;
+}
+
+export type RrType = 'A' | 'AAAA' | 'PTR' | 'SRV' | 'TXT';
+export interface SrvData {
+  readonly priority: number;
+  readonly weight: number;
+  readonly port: number;
+  readonly target: string;
+}
+export type RrData = string | SrvData | readonly Buffer[];
+
+/** A resource record; `flush` is the cache-flush bit of unique records (RFC 6762 §10.2). */
+export interface Rr {
+  readonly name: string;
+  /** The owner name folded for comparison, computed once for records read off the wire. */
+  readonly fname?: string;
+  readonly type: RrType;
+  readonly ttl: number;
+  readonly flush: boolean;
+  readonly data: RrData;
+}
+
+export interface Question {
+  readonly name: string;
+  /** A record type, or `ANY`. */
+  readonly type: string;
+  /** Unicast response requested (RFC 6762 §5.4). */
+  readonly qu: boolean;
+}
+
+export interface Message {
+  readonly id: number;
+  readonly response: boolean;
+  /** Truncated: a query whose known answers continue in the next packets (RFC 6762 §7.2). */
+  readonly tc: boolean;
+  readonly questions: readonly Question[];
+  readonly answers: readonly Rr[];
+  readonly authorities: readonly Rr[];
+  readonly additionals: readonly Rr[];
+}
+
+/** RFC 6762 §17: a host may receive up to 9000 bytes; anything larger is not mDNS. */
+export const MAX_RECEIVE_BYTES = 9000;
+/** What one packet of ours may hold: an Ethernet MTU less IPv6 and UDP headers, with room to spare. */
+export const PACKET_BUDGET = 1400;
+/** A decoded packet with more records than this is hostile or broken. */
+const MAX_RECORDS = 512;
+const CLASS_IN = 1;
+const CLASS_ANY = 255;
+const QU_BIT = 0x8000;
+const RECORD_TYPES: ReadonlySet<string> = new Set(['A', 'AAAA', 'PTR', 'SRV', 'TXT']);
+
+/** Raised for what cannot be encoded; callers validate first, so this only guards against bugs. */
+export class PacketError extends Error {}
+
+// --- Decoding ---
+
+interface RawRecord {
+  name?: unknown;
+  type?: unknown;
+  class?: unknown;
+  ttl?: unknown;
+  flush?: unknown;
+  data?: unknown;
+}
+
+/** Turns what multicast-dns decoded into a {@link Message}, or a reason to drop it. Never throws. */
+export function fromDecoded(raw: unknown): Message | string {
+  if (typeof raw !== 'object' || raw === null) return 'not a DNS message';
+  const p = raw as Record<string, unknown>;
+  // RFC 6762 §18.3 and §18.11: other opcodes and non-zero rcodes are silently ignored.
+  if (p.opcode !== undefined && p.opcode !== 'QUERY') return `opcode ${String(p.opcode)}`;
+  if (p.rcode !== undefined && p.rcode !== 'NOERROR') return `rcode ${String(p.rcode)}`;
+  const lists = [p.questions, p.answers, p.authorities, p.additionals];
+  if (!lists.every(Array.isArray)) return 'malformed sections';
+  const [qs, an, ns, ar] = lists as unknown[][] as [unknown[], unknown[], unknown[], unknown[]];
+  if (qs.length + an.length + ns.length + ar.length > MAX_RECORDS) return 'too many records';
+  const questions: Question[] = [];
+  for (const q of qs) {
+    const question = toQuestion(q);
+    if (typeof question === 'string') return question;
+    if (question) questions.push(question);
+  }
+  const answers = toRecords(an);
+  const authorities = toRecords(ns);
+  const additionals = toRecords(ar);
+  if (typeof answers === 'string') return answers;
+  if (typeof authorities === 'string') return authorities;
+  if (typeof additionals === 'string') return additionals;
+  return {
+    id: typeof p.id === 'number' ? p.id : 0,
+    response: p.type === 'response',
+    tc: p.flag_tc === true,
+    questions,
+    answers,
+    authorities,
+    additionals,
+  };
+}
+
+function classNumber(value: unknown): number | undefined {
+  if (value === 'IN') return CLASS_IN;
+  if (value === 'ANY') return CLASS_ANY;
+  if (typeof value === 'string' && value.startsWith('UNKNOWN_')) {
+    const n = Number(value.slice(8));
+    return Number.isInteger(n) ? n : undefined;
+  }
+  return undefined;
+}
+
+/** A question we may answer, undefined for one of another class, or a drop reason. */
+function toQuestion(raw: unknown): Question | undefined | string {
+  const q = raw as RawRecord;
+  if (typeof q?.name !== 'string' || typeof q.type !== 'string') return 'malformed question';
+  const klass = classNumber(q.class);
+  if (klass === undefined) return undefined;
+  const base = klass & ~QU_BIT;
+  if (base !== CLASS_IN && base !== CLASS_ANY) return undefined;
+  return { name: q.name, type: q.type, qu: (klass & QU_BIT) !== 0 };
+}
+
+function toRecords(list: unknown[]): Rr[] | string {
+  const out: Rr[] = [];
+  for (const raw of list) {
+    const r = raw as RawRecord;
+    if (typeof r?.name !== 'string' || typeof r.type !== 'string') return 'malformed record';
+    // Types we do not use (NSEC, HINFO, OPT, ...) are legal and simply not ours.
+    if (!RECORD_TYPES.has(r.type) || r.class !== 'IN') continue;
+    if (typeof r.ttl !== 'number' || !Number.isInteger(r.ttl) || r.ttl < 0) return 'malformed ttl';
+    const data = toData(r.type as RrType, r.data);
+    if (data === undefined) return `malformed ${r.type} data`;
+    out.push({ name: r.name, fname: foldName(r.name), type: r.type as RrType, ttl: r.ttl, flush: r.flush === true, data });
+  }
+  return out;
+}
+
+function toData(type: RrType, data: unknown): RrData | undefined {
+  switch (type) {
+    case 'A':
+    case 'AAAA':
+    case 'PTR':
+      return typeof data === 'string' && data.length > 0 ? data : undefined;
+    case 'TXT':
+      return Array.isArray(data) && data.every((d) => Buffer.isBuffer(d)) ? (data as Buffer[]) : undefined;
+    case 'SRV': {
+      const s = data as Partial<SrvData> | null;
+      if (typeof s !== 'object' || s === null) return undefined;
+      const { priority, weight, port, target } = s;
+      if (typeof target !== 'string' || ![priority, weight, port].every((n) => Number.isInteger(n))) return undefined;
+      return { priority: priority as number, weight: weight as number, port: port as number, target };
+    }
+  }
+}
+
+// --- Encoding ---
+
+function checkName(name: string): void {
+  const problem = nameProblem(name);
+  if (problem) throw new PacketError(`name ${JSON.stringify(name)} ${problem}`);
+}
+
+function toWire(rr: Rr): object {
+  checkName(rr.name);
+  if (rr.type === 'PTR') checkName(rr.data as string);
+  if (rr.type === 'SRV') checkName((rr.data as SrvData).target);
+  let data: unknown = rr.data;
+  if (rr.type === 'TXT') {
+    // dns-packet writes a string's length into one byte without checking; and it mutates the array it is given.
+    const strings = rr.data as readonly Buffer[];
+    for (const s of strings) if (s.length > 255) throw new PacketError(`TXT string of ${s.length} bytes, over 255`);
+    data = [...strings];
+  }
+  return { name: rr.name, type: rr.type, class: 'IN', ttl: rr.ttl, flush: rr.flush, data };
+}
+
+/** Encodes a message; throws {@link PacketError} for names or strings the wire cannot carry. */
+export function encodeMessage(message: Message): Buffer {
+  for (const q of message.questions) checkName(q.name);
+  let flags = message.response ? dnsPacket.AUTHORITATIVE_ANSWER : 0;
+  if (message.tc) flags |= dnsPacket.TRUNCATED_RESPONSE;
+  const buf = dnsPacket.encode({
+    id: message.id,
+    type: message.response ? 'response' : 'query',
+    flags,
+    questions: message.questions.map((q) => ({ name: q.name, type: q.type, class: 'IN' })),
+    answers: message.answers.map(toWire),
+    authorities: message.authorities.map(toWire),
+    additionals: message.additionals.map(toWire),
+  });
+  // dns-packet never compresses names, so each question sits at a computable offset: set the QU bit there.
+  let offset = 12;
+  for (const q of message.questions) {
+    offset += dnsPacket.name.encodingLength(q.name);
+    if (q.qu) buf[offset + 2] = (buf[offset + 2] as number) | 0x80;
+    offset += 4;
+  }
+  return buf;
+}
+
+const HEADER_BYTES = 12;
+
+export function recordBytes(rr: Rr): number {
+  return dnsPacket.answer.encodingLength(toWire(rr));
+}
+
+export function questionBytes(q: Question): number {
+  return dnsPacket.question.encodingLength({ name: q.name, type: q.type, class: 'IN' });
+}
+
+/** Records that must travel in one packet: a node's PTR with its SRV, TXT and addresses. */
+export interface RecordGroup {
+  readonly answers: readonly Rr[];
+  readonly additionals?: readonly Rr[];
+  /** False once the records' owner is gone: a delayed answer must not outlive a goodbye. */
+  readonly current?: () => boolean;
+}
+
+/**
+ * Packs groups of records into responses of at most `budget` bytes, never splitting a group
+ * and never repeating a record within a packet. A group larger than the budget gets a packet of
+ * its own (registration refuses such groups up front, so only foreign-sized data gets here).
+ */
+export function packResponses(
+  groups: readonly RecordGroup[],
+  options: { id?: number; questions?: readonly Question[]; budget?: number; maxGroupsPerPacket?: number } = {},
+): Message[] {
+  const budget = options.budget ?? PACKET_BUDGET;
+  const questions = options.questions ?? [];
+  const base = HEADER_BYTES + questions.reduce((n, q) => n + questionBytes(q), 0);
+  const out: Message[] = [];
+  let answers: Rr[] = [];
+  let additionals: Rr[] = [];
+  let keys = new Set<string>();
+  let size = base;
+  let count = 0;
+  const flush = () => {
+    if (answers.length + additionals.length === 0) return;
+    out.push({ id: options.id ?? 0, response: true, tc: false, questions, answers, authorities: [], additionals });
+    answers = [];
+    additionals = [];
+    keys = new Set();
+    size = base;
+    count = 0;
+  };
+  const prepare = (group: RecordGroup) => {
+    const seen = new Set(keys);
+    const pick = (list: readonly Rr[] | undefined) =>
+      (list ?? []).filter((r) => {
+        const key = recordKey(r);
+        if (seen.has(key)) return false;
+        seen.add(key);
+        return true;
+      });
+    const adds = pick(group.answers);
+    const extra = pick(group.additionals);
+    return { adds, extra, seen, bytes: [...adds, ...extra].reduce((n, r) => n + recordBytes(r), 0) };
+  };
+  for (const group of groups) {
+    let next = prepare(group);
+    if (count > 0 && (size + next.bytes > budget || count >= (options.maxGroupsPerPacket ?? Number.POSITIVE_INFINITY))) {
+      flush();
+      next = prepare(group);
+    }
+    keys = next.seen;
+    answers.push(...next.adds);
+    additionals.push(...next.extra);
+    size += next.bytes;
+    count++;
+  }
+  flush();
+  return out;
+}
+
+/**
+ * A query split over as many packets as its known answers need, with TC set on all but the last
+ * (RFC 6762 §7.2): the questions go in the first packet.
+ */
+export function packQuery(questions: readonly Question[], knownAnswers: readonly Rr[], budget = PACKET_BUDGET): Message[] {
+  const out: Message[] = [];
+  let qs: Question[] = [...questions];
+  let answers: Rr[] = [];
+  let size = HEADER_BYTES + qs.reduce((n, q) => n + questionBytes(q), 0);
+  for (const rr of knownAnswers) {
+    const bytes = recordBytes(rr);
+    if (answers.length > 0 && size + bytes > budget) {
+      out.push({ id: 0, response: false, tc: true, questions: qs, answers, authorities: [], additionals: [] });
+      qs = [];
+      answers = [];
+      size = HEADER_BYTES;
+    }
+    answers.push(rr);
+    size += bytes;
+  }
+  out.push({ id: 0, response: false, tc: false, questions: qs, answers, authorities: [], additionals: [] });
+  return out;
+}
+
+// --- Identity and ordering ---
+
+/** The record's data as a comparable string: equal keys mean the same rdata (names compared folded). */
+export function rdataKey(rr: Pick<Rr, 'type' | 'data'>): string {
+  switch (rr.type) {
+    case 'PTR':
+      return foldName(rr.data as string);
+    case 'SRV': {
+      const s = rr.data as SrvData;
+      return `${s.priority} ${s.weight} ${s.port} ${foldName(s.target)}`;
+    }
+    case 'TXT':
+      // Latin-1 maps bytes to chars one to one: an exact key, and cheaper than hex.
+      return (rr.data as readonly Buffer[]).map((b) => `${b.length}:${b.toString('latin1')}`).join('\u0000');
+    default:
+      return (rr.data as string).toLowerCase();
+  }
+}
+
+/** Name, type and rdata: what makes two records "the same record" (TTL and flush aside). */
+export function recordKey(rr: Pick<Rr, 'name' | 'fname' | 'type' | 'data'>): string {
+  return `${rr.fname ?? foldName(rr.name)}\u0000${rr.type}\u0000${rdataKey(rr)}`;
+}
+
+/** The raw uncompressed rdata, as RFC 6762 §8.2 compares it. */
+export function rdataBytes(rr: Pick<Rr, 'type' | 'data'>): Buffer {
+  const data = rr.type === 'TXT' ? [...(rr.data as readonly Buffer[])] : rr.data;
+  return dnsPacket.record(rr.type).encode(data).subarray(2);
+}
+
+const TYPE_CODES: Record<RrType, number> = { A: 1, PTR: 12, TXT: 16, AAAA: 28, SRV: 33 };
+
+/**
+ * RFC 6762 §8.2 simultaneous-probe tie-break: both sets sorted by class, type and raw rdata, then
+ * compared record by record; the first difference decides and a set that runs out first is the
+ * smaller. Negative when `ours` is lexicographically earlier (we lose), 0 when identical.
+ */
+export function compareForTieBreak(ours: readonly Rr[], theirs: readonly Rr[]): number {
+  const sortKey = (rr: Rr): [number, Buffer] => [TYPE_CODES[rr.type], rdataBytes(rr)];
+  const order = (a: [number, Buffer], b: [number, Buffer]) => a[0] - b[0] || Buffer.compare(a[1], b[1]);
+  const a = ours.map(sortKey).sort(order);
+  const b = theirs.map(sortKey).sort(order);
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    const diff = order(a[i] as [number, Buffer], b[i] as [number, Buffer]);
+    if (diff !== 0) return diff < 0 ? -1 : 1;
+  }
+  return Math.sign(a.length - b.length);
+}

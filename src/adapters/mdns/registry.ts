@@ -1,0 +1,284 @@
+/**
+ * The mdns registry: wires the transport, the responder (what we register) and the browser (what
+ * we see) behind the core's AdapterBase, and screens every packet first: oversize, off-link
+ * (RFC 6762 §11), malformed, responses from a port other than 5353, query floods. What fails the
+ * screen is dropped and counted, never thrown.
+ * @module
+ */
+import type { RemoteInfo } from 'node:dgram';
+import { AdapterBase } from '../../adapter.js';
+import { adapterLogger } from '../../diagnostics.js';
+import { abortError, throwIfAborted } from '../../errors.js';
+import type { RegistrationOps } from '../../registration.js';
+import type { Service } from '../../registry.js';
+import { Browser } from './browser.js';
+import type { Codec } from './codec.js';
+import { attribute, diffInterfaces, interfacesKey, listInterfaces, type NetInterface, noInterfaceError } from './interfaces.js';
+import { fromDecoded, MAX_RECEIVE_BYTES } from './packet.js';
+import { Prober, type Target } from './prober.js';
+import { Responder } from './responder.js';
+import { Sender, targetsOf } from './sender.js';
+import type { ResolvedMdnsOptions } from './settings.js';
+import { MDNS_PORT, Transport, type Via } from './transport.js';
+
+/** A source may send this many queries in a burst, refilled at QUERY_RATE per second; beyond that it is a flood. */
+const QUERY_BURST = 400;
+const QUERY_RATE = 200;
+const MAX_SOURCES = 1024;
+/** Errors that only mean a link is down or gone: expected, counted, not worth a warning. */
+const LINK_ERRORS = new Set(['ENETUNREACH', 'EHOSTUNREACH', 'ENETDOWN', 'EADDRNOTAVAIL', 'ENODEV', 'EPERM', 'ENOBUFS']);
+
+const now = () => performance.now();
+
+export class MdnsRegistry extends AdapterBase {
+  readonly #options: ResolvedMdnsOptions;
+  readonly #codec: Codec;
+  readonly #holder: { browser?: Browser };
+  #transport!: Transport;
+  #sender!: Sender;
+  #prober!: Prober;
+  #responder!: Responder;
+  #browser!: Browser;
+  #interfaces: NetInterface[] = [];
+  #targets: Target[] = [];
+  #shared = true;
+  #poll: NodeJS.Timeout | undefined;
+  readonly #buckets = new Map<string, { tokens: number; at: number }>();
+  /** Source address -> the interface it is on-link for (null: off-link); cleared when interfaces change. */
+  readonly #sources = new Map<string, NetInterface | null>();
+  #packetsReceived = 0;
+  #socketErrors = 0;
+
+  private constructor(options: ResolvedMdnsOptions, codec: Codec, holder: { browser?: Browser }) {
+    super({
+      kind: 'mdns',
+      options,
+      logger: adapterLogger(options.logger, 'mdns'),
+      limits: codec.limits,
+      rejectLocalhost: true,
+      interest: (service) => (holder.browser as Browser).interest(service),
+    });
+    this.#options = options;
+    this.#codec = codec;
+    this.#holder = holder;
+  }
+
+  static async create(options: ResolvedMdnsOptions, codec: Codec): Promise<MdnsRegistry> {
+    const interfaces = listInterfaces(options.interfaces, options.ipv6);
+    if (interfaces.length === 0) throw noInterfaceError(options.interfaces);
+    const registry = new MdnsRegistry(options, codec, {});
+    await registry.#start(interfaces);
+    return registry;
+  }
+
+  async #start(interfaces: NetInterface[]): Promise<void> {
+    this.#transport = await Transport.open(
+      {
+        packet: (raw, rinfo, via) => this.#onPacket(raw, rinfo, via),
+        malformed: (via) => this.noteDrop('undecodable packet', via),
+        socketError: (error) => this.#onSocketError(error),
+      },
+      this.#options.ipv6,
+    );
+    this.#sender = new Sender(this.#transport, now, this.#codec.profile === 'go-micro' ? 1 : Number.POSITIVE_INFINITY);
+    this.#prober = new Prober({ targets: () => this.#targets, portShared: () => this.#shared, send: (m, t) => this.#sender.send(m, t) });
+    this.#responder = new Responder({
+      codec: this.#codec,
+      sender: this.#sender,
+      prober: this.#prober,
+      targets: () => this.#targets,
+      log: this.log,
+    });
+    this.#browser = new Browser({
+      codec: this.#codec,
+      view: this.view,
+      query: (questions, known, legacy) =>
+        void this.#sender.query(questions, known, this.#targets, legacy || this.#codec.profile === 'go-micro'),
+      portShared: () => this.#shared,
+      noteDrop: (reason, source) => this.noteDrop(reason, source),
+      now,
+      ipv6: this.#transport.ipv6,
+      maxRecords: this.#options.maxCacheRecords,
+      lookupTimeout: this.#options.lookupTimeout,
+      maxQueryInterval: this.#options.maxQueryInterval,
+    });
+    this.#holder.browser = this.#browser;
+    this.#setInterfaces(interfaces);
+    this.#poll = setInterval(() => this.#pollInterfaces(), this.#options.interfacePollInterval);
+    this.#poll.unref();
+  }
+
+  #setInterfaces(list: NetInterface[]): void {
+    this.#interfaces = list;
+    this.#sources.clear();
+    this.#transport.setInterfaces(list);
+    this.#targets = targetsOf(list, this.#transport.ipv6);
+    this.#shared = this.#transport.portShared();
+  }
+
+  #pollInterfaces(): void {
+    const list = listInterfaces(this.#options.interfaces, this.#options.ipv6);
+    this.#shared = this.#transport.portShared();
+    if (interfacesKey(list) === interfacesKey(this.#interfaces)) return;
+    const { added, removed } = diffInterfaces(this.#interfaces, list);
+    this.log.info({ up: added.map((i) => i.name), down: removed.map((i) => i.name) }, 'network interfaces changed');
+    if (list.length === 0) this.log.warn({}, noInterfaceError(this.#options.interfaces).message);
+    this.#setInterfaces(list);
+    if (added.length > 0) {
+      this.#responder.interfacesChanged();
+      this.#browser.resetBackoff();
+    }
+  }
+
+  #onSocketError(error: NodeJS.ErrnoException): void {
+    this.#socketErrors++;
+    if (error.code && LINK_ERRORS.has(error.code)) this.log.debug({ code: error.code }, 'mDNS send failed (link down?)');
+    else this.noteBackendError(error, 'mDNS socket error');
+  }
+
+  /** Token bucket per source address: generous for hosts registering hundreds of names, fatal to floods. */
+  #admit(source: string): boolean {
+    const t = now();
+    let bucket = this.#buckets.get(source);
+    if (!bucket) {
+      if (this.#buckets.size >= MAX_SOURCES) this.#buckets.clear();
+      this.#buckets.set(source, (bucket = { tokens: QUERY_BURST, at: t }));
+    }
+    bucket.tokens = Math.min(QUERY_BURST, bucket.tokens + ((t - bucket.at) / 1000) * QUERY_RATE);
+    bucket.at = t;
+    if (bucket.tokens < 1) return false;
+    bucket.tokens--;
+    return true;
+  }
+
+  #onPacket(raw: unknown, rinfo: RemoteInfo, via: Via): void {
+    if (this.closed) return;
+    this.#packetsReceived++;
+    let reason: string | undefined;
+    try {
+      reason = this.#handle(raw, rinfo, via);
+    } catch (error) {
+      this.noteBackendError(error, 'handling an mDNS packet failed');
+    }
+    if (reason) this.noteDrop(reason, rinfo.family === 'IPv6' ? `[${rinfo.address}]:${rinfo.port}` : `${rinfo.address}:${rinfo.port}`);
+  }
+
+  /** Screens and dispatches one packet; returns why it was dropped, if it was. */
+  #handle(raw: unknown, rinfo: RemoteInfo, via: Via): string | undefined {
+    if (rinfo.size > MAX_RECEIVE_BYTES) return 'oversize packet';
+    const family = rinfo.family === 'IPv6' ? 6 : 4;
+    let iface = this.#sources.get(rinfo.address);
+    if (iface === undefined) {
+      iface = attribute(this.#interfaces, rinfo.address, family) ?? null;
+      if (this.#sources.size >= MAX_SOURCES) this.#sources.clear();
+      this.#sources.set(rinfo.address, iface);
+    }
+    if (!iface) return 'off-link source (RFC 6762 §11)';
+    const message = fromDecoded(raw);
+    if (typeof message === 'string') return message;
+    const target: Target = { iface, family };
+    if (message.response) {
+      if (via === 'mdns' && rinfo.port !== MDNS_PORT) return 'response from a port other than 5353';
+      this.#responder.onResponse(message, target);
+      this.#browser.onResponse(message, iface.name, rinfo.address);
+    } else if (via === 'mdns') {
+      if (!this.#admit(rinfo.address)) return 'query flood';
+      if (message.authorities.length > 0) this.#prober.onProbe(message, target);
+      this.#responder.onQuery(message, { target, address: rinfo.address, port: rinfo.port });
+    }
+    return undefined;
+  }
+
+  // --- AdapterBase ---
+
+  protected async put(service: Service, ttl: number, signal: AbortSignal | undefined): Promise<RegistrationOps> {
+    throwIfAborted(signal);
+    const owner = {};
+    const seconds = Math.max(1, Math.ceil(ttl / 1000));
+    // Every node is encoded (and refused if it does not fit) before any is published.
+    const publish = (s: Service) => this.#responder.prepare(s, seconds, owner).map((commit) => commit().established);
+    try {
+      await abortable(Promise.all(publish(service)), signal);
+    } catch (error) {
+      this.#responder.withdraw(service, owner);
+      throw error;
+    }
+    return {
+      renew: async (s) => this.#responder.heartbeat(s, owner),
+      restore: async (s) => {
+        await Promise.all(publish(s));
+      },
+      remove: (s) => this.#responder.goodbye(s, owner),
+      // The core ends a handle (stop) immediately before it says goodbye (remove) on deregistration:
+      // withdrawing on the next turn lets a goodbye that follows at once still find the nodes.
+      stop: (s) => void setImmediate(() => this.#responder.withdraw(s, owner)),
+    };
+  }
+
+  protected async remove(service: Service): Promise<void> {
+    await this.#responder.goodbye(service);
+  }
+
+  protected override peek(name: string): readonly Service[] | undefined {
+    const found = this.view.get(name);
+    return found.length > 0 || this.#browser.isWarm(name) ? found : undefined;
+  }
+
+  protected lookup(name: string, signal: AbortSignal): Promise<readonly Service[]> {
+    return this.#browser.lookup(name, signal);
+  }
+
+  protected summaries(signal: AbortSignal): Promise<Service[]> {
+    return this.#browser.list(signal);
+  }
+
+  protected async shutdown(): Promise<void> {
+    clearInterval(this.#poll);
+    this.#responder.close();
+    this.#prober.close();
+    this.#browser.close();
+    await this.#transport.close();
+  }
+
+  protected override extraStats(): Record<string, number | string> {
+    const s = this.#sender.stats;
+    return {
+      profile: this.#codec.profile,
+      interfaces: this.#interfaces.map((i) => i.name).join(',') || 'none',
+      sharedPort: this.#shared ? 1 : 0,
+      publications: this.#responder.size,
+      instances: this.#browser.instances,
+      cacheRecords: this.#browser.cache.size,
+      interests: this.#browser.interests,
+      packetsReceived: this.#packetsReceived,
+      packetsSent: s.packetsSent,
+      queriesSent: s.queriesSent,
+      responsesSent: s.responsesSent,
+      rateLimited: s.suppressedByRateLimit,
+      probesSent: this.#prober.probesSent,
+      tieBreaksLost: this.#prober.tieBreaksLost,
+      conflicts: this.#responder.conflicts,
+      renames: this.#responder.renames,
+      socketErrors: this.#socketErrors,
+    };
+  }
+}
+
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(abortError(signal));
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}

@@ -1,0 +1,169 @@
+/**
+ * Everything that leaves the host goes through here: packing records into packets, the
+ * per-interface rule that a record is not multicast twice within one second (RFC 6762 §6;
+ * probe defence may repeat after 250 ms, goodbyes are exempt), and counting what was sent.
+ * @module
+ */
+import type { NetInterface } from './interfaces.js';
+import {
+  encodeMessage,
+  type Message,
+  PacketError,
+  packQuery,
+  packResponses,
+  type Question,
+  type RecordGroup,
+  type Rr,
+  recordKey,
+} from './packet.js';
+import type { Target } from './prober.js';
+import type { Transport } from './transport.js';
+
+/** RFC 6762 §6: at most one multicast of a record per interface per second. */
+export const RATE_LIMIT_MS = 1000;
+/** RFC 6762 §6: a probe may be answered again after 250 ms. */
+export const DEFENCE_RATE_LIMIT_MS = 250;
+/** How long a record we sent is remembered as ours, so its echo is never taken for a conflict. */
+const OWN_ECHO_MS = 5000;
+
+export interface SendStats {
+  packetsSent: number;
+  responsesSent: number;
+  queriesSent: number;
+  suppressedByRateLimit: number;
+  encodeErrors: number;
+}
+
+function targetKey(target: Target): string {
+  return `${target.iface.name}/${target.family}`;
+}
+
+export class Sender {
+  readonly #transport: Transport;
+  readonly #now: () => number;
+  /** `recordKey|iface/family` -> when it was last multicast there. */
+  readonly #last = new Map<string, number>();
+  /** recordKey -> when we last sent it anywhere. */
+  readonly #ours = new Map<string, number>();
+  readonly stats: SendStats = { packetsSent: 0, responsesSent: 0, queriesSent: 0, suppressedByRateLimit: 0, encodeErrors: 0 };
+  /** Go Micro's client reads one node per packet, so its profile sends one group per packet. */
+  readonly #groupsPerPacket: number;
+
+  constructor(transport: Transport, now: () => number, groupsPerPacket = Number.POSITIVE_INFINITY) {
+    this.#transport = transport;
+    this.#now = now;
+    this.#groupsPerPacket = groupsPerPacket;
+  }
+
+  /** Whether `rr` went out on `target` less than `withinMs` ago. */
+  recentlyMulticast(rr: Rr, target: Target, withinMs: number, now = this.#now()): boolean {
+    const at = this.#last.get(`${recordKey(rr)}|${targetKey(target)}`);
+    return at !== undefined && now - at < withinMs;
+  }
+
+  /** Whether we sent exactly this record (same data) in the last few seconds. */
+  sentByUs(key: string, now = this.#now()): boolean {
+    const at = this.#ours.get(key);
+    return at !== undefined && now - at < OWN_ECHO_MS;
+  }
+
+  /**
+   * Multicasts response groups on one interface, leaving out records sent there within
+   * `rateLimitMs` (0: goodbyes). A group whose answers are all left out is not sent at all.
+   */
+  multicastResponse(groups: readonly RecordGroup[], target: Target, rateLimitMs = RATE_LIMIT_MS): Promise<void> {
+    const now = this.#now();
+    const kept: RecordGroup[] = [];
+    for (const group of groups) {
+      const fresh = (list: readonly Rr[] | undefined) =>
+        (list ?? []).filter((r) => {
+          const limited = rateLimitMs > 0 && this.recentlyMulticast(r, target, rateLimitMs, now);
+          if (limited) this.stats.suppressedByRateLimit++;
+          return !limited;
+        });
+      const answers = fresh(group.answers);
+      if (answers.length > 0) kept.push({ answers, additionals: fresh(group.additionals) });
+    }
+    if (kept.length === 0) return Promise.resolve();
+    const messages = packResponses(kept, { maxGroupsPerPacket: this.#groupsPerPacket });
+    const tk = targetKey(target);
+    for (const m of messages) {
+      for (const r of [...m.answers, ...m.additionals]) {
+        const key = recordKey(r);
+        this.#last.set(`${key}|${tk}`, now);
+        this.#ours.set(key, now);
+      }
+    }
+    this.#prune(now);
+    return this.#sendAll(messages, (buf) => this.#transport.multicast(buf, target.iface, target.family), 'responsesSent');
+  }
+
+  /** Unicast response groups to one querier (QU questions, legacy queries with `questions` echoed and `id` copied). */
+  unicastResponse(
+    groups: readonly RecordGroup[],
+    address: string,
+    port: number,
+    options: { id?: number; questions?: readonly Question[] } = {},
+  ): Promise<void> {
+    if (groups.length === 0) return Promise.resolve();
+    const messages = packResponses(groups, { ...options, maxGroupsPerPacket: this.#groupsPerPacket });
+    const now = this.#now();
+    for (const m of messages) for (const r of [...m.answers, ...m.additionals]) this.#ours.set(recordKey(r), now);
+    return this.#sendAll(messages, (buf) => this.#transport.unicast(buf, address, port), 'responsesSent');
+  }
+
+  /** A query (split with TC when its known answers need more packets) on every target. */
+  query(questions: readonly Question[], knownAnswers: readonly Rr[], targets: readonly Target[], ephemeral: boolean): Promise<void> {
+    if (questions.length === 0) return Promise.resolve();
+    const messages = packQuery(questions, knownAnswers);
+    const sends = targets.map((t) =>
+      this.#sendAll(
+        messages,
+        (buf) =>
+          ephemeral ? this.#transport.queryFromEphemeral(buf, t.iface, t.family) : this.#transport.multicast(buf, t.iface, t.family),
+        'queriesSent',
+      ),
+    );
+    return Promise.all(sends).then(() => {});
+  }
+
+  /** One prepared message (a probe) on one target. */
+  send(message: Message, target: Target): Promise<void> {
+    return this.#sendAll([message], (buf) => this.#transport.multicast(buf, target.iface, target.family), 'queriesSent');
+  }
+
+  #sendAll(messages: readonly Message[], send: (buf: Buffer) => Promise<void>, counter: 'responsesSent' | 'queriesSent'): Promise<void> {
+    const sends: Promise<void>[] = [];
+    for (const m of messages) {
+      let buf: Buffer;
+      try {
+        buf = encodeMessage(m);
+      } catch (error) {
+        if (!(error instanceof PacketError)) throw error;
+        this.stats.encodeErrors++;
+        continue;
+      }
+      this.stats.packetsSent++;
+      this.stats[counter]++;
+      sends.push(send(buf));
+    }
+    return Promise.all(sends).then(() => {});
+  }
+
+  /** Keeps the rate-limit memory bounded: entries older than the longest window are useless. */
+  #prune(now: number): void {
+    if (this.#last.size < 4096 && this.#ours.size < 4096) return;
+    for (const [k, at] of this.#last) if (now - at >= RATE_LIMIT_MS) this.#last.delete(k);
+    for (const [k, at] of this.#ours) if (now - at >= OWN_ECHO_MS) this.#ours.delete(k);
+  }
+}
+
+/** Every (interface, family) mDNS runs on. */
+export function targetsOf(interfaces: readonly NetInterface[], ipv6: boolean): Target[] {
+  const out: Target[] = [];
+  for (const iface of interfaces) {
+    if (iface.v4.length > 0) out.push({ iface, family: 4 });
+    if (ipv6 && iface.v6.length > 0) out.push({ iface, family: 6 });
+  }
+  return out;
+}

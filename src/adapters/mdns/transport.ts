@@ -1,0 +1,304 @@
+/**
+ * Sockets that work on real hosts, built on multicast-dns for binding, receiving and decoding:
+ *
+ * - one socket per family bound to the wildcard address on port 5353 with address reuse, so it
+ *   shares the port with avahi, mDNSResponder and other rollcall processes (never the
+ *   interface's unicast address: a socket bound there receives no multicast, multicast-dns#53);
+ * - the group joined on every multicast-capable interface, and every packet sent on each
+ *   interface explicitly (multicast-dns sends only where the routing table points, #68);
+ * - IP TTL / hop limit 255 (RFC 6762 §11) and multicast loopback, so processes on one host hear
+ *   each other;
+ * - an ephemeral-port socket for queries that want unicast answers (Go Micro's servers answer
+ *   the querier's address and port; a unicast packet to a shared 5353 reaches only one socket).
+ * @module
+ */
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { RollcallError } from '../../errors.js';
+import type { NetInterface } from './interfaces.js';
+
+export const MDNS_PORT = 5353;
+export const GROUP4 = '224.0.0.251';
+export const GROUP6 = 'ff02::fb';
+
+/** Which socket a packet came in on: the shared mDNS port, or our ephemeral query port. */
+export type Via = 'mdns' | 'ephemeral';
+
+export interface TransportHandlers {
+  packet(raw: unknown, rinfo: RemoteInfo, via: Via): void;
+  /** A datagram multicast-dns could not decode. */
+  malformed(via: Via): void;
+  /** A send or socket error: counted, never thrown (links go down; that is normal). */
+  socketError(error: NodeJS.ErrnoException): void;
+}
+
+interface MdnsSocket {
+  on(event: 'ready', listener: () => void): void;
+  on(event: 'error' | 'warning', listener: (error: NodeJS.ErrnoException) => void): void;
+  on(event: 'packet', listener: (packet: unknown, rinfo: RemoteInfo) => void): void;
+  once(event: 'ready', listener: () => void): void;
+  once(event: 'error', listener: (error: Error) => void): void;
+  removeAllListeners(event: string): void;
+  destroy(callback?: () => void): void;
+}
+
+type MulticastDns = (options: Record<string, unknown>) => MdnsSocket;
+
+const require = createRequire(import.meta.url);
+let multicastDns: MulticastDns | undefined;
+
+/**
+ * Node resolves a send's destination on the next tick unless the lookup answers at once; our
+ * destinations are always literal addresses, and a synchronous answer keeps the send in the same
+ * tick as the setMulticastInterface that chose its interface.
+ */
+function literalLookup(address: string, family: unknown, callback: (error: Error | null, address: string, family: number) => void): void {
+  const cb = typeof family === 'function' ? (family as typeof callback) : callback;
+  cb(null, address, address.includes(':') ? 6 : 4);
+}
+
+function newSocket(type: 'udp4' | 'udp6', shared: boolean): Socket {
+  return createSocket({
+    type,
+    reuseAddr: shared,
+    ...(type === 'udp6' ? { ipv6Only: true } : {}),
+    lookup: literalLookup as never,
+  });
+}
+
+function open(socket: Socket, options: Record<string, unknown>, via: Via, handlers: TransportHandlers): Promise<MdnsSocket> {
+  multicastDns ??= require('multicast-dns') as MulticastDns;
+  const mdns = multicastDns({ socket, multicast: false, ...options });
+  return new Promise((resolve, reject) => {
+    mdns.once('error', reject);
+    mdns.once('ready', () => {
+      mdns.removeAllListeners('error');
+      mdns.on('error', (e) => handlers.socketError(e));
+      // multicast-dns reports decode failures and non-fatal socket errors alike as warnings; only the latter carry a code.
+      mdns.on('warning', (e) => (e.code ? handlers.socketError(e) : handlers.malformed(via)));
+      mdns.on('packet', (packet, rinfo) => handlers.packet(packet, rinfo, via));
+      resolve(mdns);
+    });
+  });
+}
+
+export class Transport {
+  readonly #handlers: TransportHandlers;
+  #s4: Socket | undefined;
+  #s6: Socket | undefined;
+  #e4: Socket | undefined;
+  #e6: Socket | undefined;
+  readonly #wrappers: MdnsSocket[] = [];
+  readonly #joined4 = new Map<string, string>();
+  readonly #joined6 = new Set<string>();
+  readonly #inflight = new Set<Promise<void>>();
+  #ephemeral: Promise<void> | undefined;
+  #closed = false;
+
+  private constructor(handlers: TransportHandlers) {
+    this.#handlers = handlers;
+  }
+
+  /** Binds port 5353 for IPv4 (required) and IPv6 (when wanted and possible). */
+  static async open(handlers: TransportHandlers, ipv6: boolean): Promise<Transport> {
+    const t = new Transport(handlers);
+    const s4 = newSocket('udp4', true);
+    try {
+      t.#wrappers.push(await open(s4, { port: MDNS_PORT, bind: '0.0.0.0' }, 'mdns', handlers));
+    } catch (error) {
+      s4.close();
+      throw new RollcallError('UNAVAILABLE', `cannot bind 0.0.0.0:${MDNS_PORT} for mDNS: ${(error as Error).message}`, {
+        adapter: 'mdns',
+        cause: error,
+      });
+    }
+    t.#s4 = s4;
+    s4.setMulticastTTL(255);
+    s4.setTTL(255);
+    s4.setMulticastLoopback(true);
+    if (ipv6) {
+      const s6 = newSocket('udp6', true);
+      try {
+        t.#wrappers.push(await open(s6, { type: 'udp6', ip: GROUP6, interface: '::', port: MDNS_PORT, bind: '::' }, 'mdns', handlers));
+        s6.setMulticastTTL(255);
+        s6.setTTL(255);
+        s6.setMulticastLoopback(true);
+        t.#s6 = s6;
+      } catch {
+        // IPv6 disabled on this host: IPv4 alone is a working mDNS.
+        s6.close();
+      }
+    }
+    return t;
+  }
+
+  get ipv6(): boolean {
+    return this.#s6 !== undefined;
+  }
+
+  /** Joins the group where it is not joined yet and leaves interfaces that went away. */
+  setInterfaces(list: readonly NetInterface[]): void {
+    const s4 = this.#s4;
+    if (!s4 || this.#closed) return;
+    const wanted4 = new Map(list.filter((i) => i.v4.length > 0).map((i) => [i.name, (i.v4[0] as { address: string }).address]));
+    for (const [name, address] of this.#joined4) {
+      if (wanted4.get(name) === address) continue;
+      this.#try(() => s4.dropMembership(GROUP4, address));
+      this.#joined4.delete(name);
+    }
+    for (const [name, address] of wanted4) {
+      if (this.#joined4.has(name)) continue;
+      if (this.#try(() => s4.addMembership(GROUP4, address))) this.#joined4.set(name, address);
+    }
+    const s6 = this.#s6;
+    if (!s6) return;
+    const wanted6 = new Set(list.filter((i) => i.v6.length > 0).map((i) => i.name));
+    for (const name of this.#joined6) {
+      if (wanted6.has(name)) continue;
+      this.#try(() => s6.dropMembership(GROUP6, `::%${name}`));
+      this.#joined6.delete(name);
+    }
+    for (const name of wanted6) {
+      if (!this.#joined6.has(name) && this.#try(() => s6.addMembership(GROUP6, `::%${name}`))) this.#joined6.add(name);
+    }
+  }
+
+  /** Runs a membership call; "already a member" counts as success. */
+  #try(call: () => void): boolean {
+    try {
+      call();
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') return true;
+      this.#handlers.socketError(error as NodeJS.ErrnoException);
+      return false;
+    }
+  }
+
+  /** Multicasts on one interface from port 5353. Resolves when sent; errors go to the handler. */
+  multicast(buf: Buffer, iface: NetInterface, family: 4 | 6): Promise<void> {
+    return this.#multicastFrom(family === 4 ? this.#s4 : this.#s6, buf, iface, family);
+  }
+
+  /** Unicast from port 5353 (answers to QU questions and legacy queries). */
+  unicast(buf: Buffer, address: string, port: number): Promise<void> {
+    return this.#send(address.includes(':') ? this.#s6 : this.#s4, buf, port, address);
+  }
+
+  /** Multicasts a query from the ephemeral port, whose unicast answers come back to us alone. */
+  async queryFromEphemeral(buf: Buffer, iface: NetInterface, family: 4 | 6): Promise<void> {
+    this.#ephemeral ??= this.#openEphemeral();
+    await this.#ephemeral;
+    await this.#multicastFrom(family === 4 ? this.#e4 : this.#e6, buf, iface, family);
+  }
+
+  async #openEphemeral(): Promise<void> {
+    const bindAndOpen = async (type: 'udp4' | 'udp6'): Promise<Socket | undefined> => {
+      const socket = newSocket(type, false);
+      try {
+        await new Promise<void>((resolve, reject) => {
+          socket.once('error', reject);
+          socket.bind(0, type === 'udp4' ? '0.0.0.0' : '::', () => {
+            socket.off('error', reject);
+            resolve();
+          });
+        });
+        this.#wrappers.push(
+          await open(socket, { port: 0, ...(type === 'udp6' ? { type, ip: GROUP6, interface: '::' } : {}) }, 'ephemeral', this.#handlers),
+        );
+        socket.setMulticastTTL(255);
+        socket.setMulticastLoopback(true);
+        return socket;
+      } catch {
+        socket.close();
+        return undefined;
+      }
+    };
+    this.#e4 = await bindAndOpen('udp4');
+    if (this.#s6) this.#e6 = await bindAndOpen('udp6');
+  }
+
+  #multicastFrom(socket: Socket | undefined, buf: Buffer, iface: NetInterface, family: 4 | 6): Promise<void> {
+    if (!socket) return Promise.resolve();
+    try {
+      if (family === 4) {
+        const local = iface.v4[0];
+        if (!local) return Promise.resolve();
+        socket.setMulticastInterface(local.address);
+        return this.#send(socket, buf, MDNS_PORT, GROUP4);
+      }
+      if (iface.v6.length === 0) return Promise.resolve();
+      socket.setMulticastInterface(`::%${iface.name}`);
+      return this.#send(socket, buf, MDNS_PORT, `${GROUP6}%${iface.name}`);
+    } catch (error) {
+      this.#handlers.socketError(error as NodeJS.ErrnoException);
+      return Promise.resolve();
+    }
+  }
+
+  #send(socket: Socket | undefined, buf: Buffer, port: number, address: string): Promise<void> {
+    if (!socket || this.#closed) return Promise.resolve();
+    const sent = new Promise<void>((resolve) => {
+      try {
+        socket.send(buf, port, address, (error) => {
+          if (error) this.#handlers.socketError(error as NodeJS.ErrnoException);
+          resolve();
+        });
+      } catch (error) {
+        this.#handlers.socketError(error as NodeJS.ErrnoException);
+        resolve();
+      }
+    });
+    this.#inflight.add(sent);
+    void sent.then(() => this.#inflight.delete(sent));
+    return sent;
+  }
+
+  /**
+   * Whether another socket on this host also listens on port 5353 (avahi, another rollcall):
+   * then a unicast reply to port 5353 may reach it instead of us, so we must not ask for one.
+   * Read from /proc on Linux; elsewhere assumed, to stay safe.
+   */
+  portShared(): boolean {
+    if (process.platform !== 'linux') return true;
+    const count = (file: string): number => {
+      try {
+        return readFileSync(file, 'utf8')
+          .split('\n')
+          .filter((line) => /^\s*\d+:\s+[0-9A-F]+:14E9\s/.test(line)).length;
+      } catch {
+        return Number.POSITIVE_INFINITY;
+      }
+    };
+    return count('/proc/net/udp') > 1 || (this.#s6 !== undefined && count('/proc/net/udp6') > 1);
+  }
+
+  /** Waits for sends in flight (goodbyes), leaves the groups and closes every socket. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await Promise.race([Promise.allSettled([...this.#inflight]), new Promise((r) => setTimeout(r, 1000).unref())]);
+    this.#closed = true;
+    this.#leaveAll();
+    await Promise.all(this.#wrappers.map((w) => new Promise<void>((resolve) => w.destroy(() => resolve()))));
+  }
+
+  #leaveAll(): void {
+    for (const [, address] of this.#joined4) {
+      try {
+        this.#s4?.dropMembership(GROUP4, address);
+      } catch {
+        // the socket closes next anyway
+      }
+    }
+    for (const name of this.#joined6) {
+      try {
+        this.#s6?.dropMembership(GROUP6, `::%${name}`);
+      } catch {
+        // the socket closes next anyway
+      }
+    }
+    this.#joined4.clear();
+    this.#joined6.clear();
+  }
+}

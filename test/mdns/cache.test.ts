@@ -1,0 +1,123 @@
+/** cache.ts under a fake clock: TTL expiry, the goodbye and cache-flush second, refresh points, the cap. */
+import assert from 'node:assert/strict';
+import { describe, it, mock } from 'node:test';
+import { type CachedRecord, RecordCache } from '../../src/adapters/mdns/cache.js';
+import type { Rr } from '../../src/adapters/mdns/packet.js';
+
+function setup(maxRecords = 100) {
+  let clock = 0;
+  const expired: string[] = [];
+  const refreshed: Array<[string, number]> = [];
+  mock.timers.enable({ apis: ['setTimeout'] });
+  const cache = new RecordCache({
+    maxRecords,
+    now: () => clock,
+    events: {
+      expired: (fname, type) => expired.push(`${fname}/${type}`),
+      refresh: (r: CachedRecord) => refreshed.push([r.fname, clock]),
+    },
+  });
+  const advance = (ms: number) => {
+    for (let i = 0; i < ms; i += 10) {
+      clock += 10;
+      mock.timers.tick(10);
+    }
+  };
+  return { cache, expired, refreshed, advance, now: () => clock };
+}
+
+const txt = (data: string, ttl = 10, flush = true): Rr => ({
+  name: 'Node._x._tcp.local',
+  type: 'TXT',
+  ttl,
+  flush,
+  data: [Buffer.from(data)],
+});
+
+describe('record cache', () => {
+  it('ttl: a record expires when its TTL runs out, after four refresh requests at 80-97 %', (t) => {
+    t.after(() => mock.timers.reset());
+    const { cache, expired, refreshed, advance } = setup();
+    assert.equal(cache.add(txt('a=1'), 'eth0'), 'new');
+    advance(7_900);
+    assert.equal(refreshed.length, 0);
+    advance(2_000);
+    assert.equal(refreshed.length, 4);
+    for (const [i, [, at]] of refreshed.entries())
+      assert.ok(at >= [8000, 8500, 9000, 9500][i]! && at <= [8200, 8700, 9200, 9700][i]! + 10, String(at));
+    assert.deepEqual(expired, []);
+    advance(200);
+    assert.deepEqual(expired, ['node._x._tcp.local/TXT']);
+    assert.equal(cache.size, 0);
+  });
+
+  it('renewal: hearing the record again restarts its TTL', (t) => {
+    t.after(() => mock.timers.reset());
+    const { cache, expired, advance } = setup();
+    cache.add(txt('a=1'), 'eth0');
+    advance(9_000);
+    assert.equal(cache.add(txt('a=1'), 'eth0'), 'renewed');
+    advance(9_000);
+    assert.deepEqual(expired, []);
+    advance(1_100);
+    assert.equal(expired.length, 1);
+  });
+
+  it('goodbye: TTL 0 keeps the record one more second (RFC 6762 §10.1), then it goes', (t) => {
+    t.after(() => mock.timers.reset());
+    const { cache, expired, advance } = setup();
+    cache.add(txt('a=1', 4500), 'eth0');
+    assert.equal(cache.add(txt('a=1', 0), 'eth0'), 'goodbye');
+    assert.equal(cache.newest('node._x._tcp.local', 'TXT')?.goodbye, true);
+    advance(990);
+    assert.deepEqual(expired, []);
+    advance(30);
+    assert.deepEqual(expired, ['node._x._tcp.local/TXT']);
+    assert.equal(cache.add(txt('a=1', 0), 'eth0'), 'ignored', 'a goodbye for a record we never had is ignored');
+  });
+
+  it('goodbye then hello: the record comes back and is believed again', (t) => {
+    t.after(() => mock.timers.reset());
+    const { cache, expired, advance } = setup();
+    cache.add(txt('a=1', 100), 'eth0');
+    cache.add(txt('a=1', 0), 'eth0');
+    advance(500);
+    assert.equal(cache.add(txt('a=1', 100), 'eth0'), 'revived');
+    advance(2_000);
+    assert.deepEqual(expired, []);
+  });
+
+  it('cache flush: a unique record ends its older siblings one second later; younger ones stay (§10.2)', (t) => {
+    t.after(() => mock.timers.reset());
+    const { cache, advance } = setup();
+    cache.add(txt('old=1', 100), 'eth0');
+    advance(1_500);
+    cache.add(txt('young=1', 100, false), 'eth0');
+    cache.add(txt('new=1', 100), 'eth0');
+    assert.equal(cache.newest('node._x._tcp.local', 'TXT')?.rr.data.toString(), 'new=1');
+    advance(1_100);
+    const left = cache.get('node._x._tcp.local', 'TXT').map((r) => String(r.rr.data));
+    assert.deepEqual(left.sort(), ['new=1', 'young=1']);
+  });
+
+  it('known answers: only records with more than half their TTL left, with the TTL they have left', (t) => {
+    t.after(() => mock.timers.reset());
+    const { cache, advance } = setup();
+    cache.add({ name: '_x._tcp.local', type: 'PTR', ttl: 100, flush: false, data: 'a._x._tcp.local' }, 'eth0');
+    advance(40_000);
+    const known = cache.knownAnswers('_x._tcp.local', 'PTR', () => true);
+    assert.equal(known.length, 1);
+    assert.equal(known[0]?.ttl, 60);
+    advance(11_000);
+    assert.equal(cache.knownAnswers('_x._tcp.local', 'PTR', () => true).length, 0);
+  });
+
+  it('cap: past maxRecords new records are refused, known ones still renew', (t) => {
+    t.after(() => mock.timers.reset());
+    const { cache } = setup(100);
+    for (let i = 0; i < 100; i++) assert.equal(cache.add(txt(`k=${i}`), 'eth0'), 'new');
+    assert.equal(cache.add(txt('k=100'), 'eth0'), 'full');
+    assert.equal(cache.add(txt('k=5'), 'eth0'), 'renewed');
+    assert.equal(cache.size, 100);
+  });
+});

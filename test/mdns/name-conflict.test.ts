@@ -1,0 +1,92 @@
+/**
+ * Two hosts claim the same instance name at the same time (RFC 6762 §8.2): the one whose proposed
+ * records compare lexicographically earlier defers, then renames; exactly one renames, even when
+ * the winner started probing second. Against rollcall on another host, and against avahi.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { eventually } from '../conformance/helpers.js';
+import { spawnRegistry } from '../harness/remote.js';
+import { type AvahiDaemon, createLan, type Lan, startAvahi, stopChild, waitForLine } from '../peers/lan.js';
+import { lanSkipReason } from './lan-registries.js';
+
+const skip = lanSkipReason(['avahi']);
+
+describe('mdns: name conflicts', { timeout: 120_000, skip }, () => {
+  let lan: Lan<'first' | 'second' | 'avahi' | 'solo'>;
+  let avahi: AvahiDaemon;
+  before(async () => {
+    lan = await createLan({ hosts: ['first', 'second', 'avahi', 'solo'], ipv6: false });
+    avahi = await startAvahi(lan.hosts.avahi, { hostName: 'conflict-avahi' });
+  });
+  after(async () => {
+    await avahi?.stop();
+    await lan?.destroy();
+  });
+
+  it('conflict: two rollcall hosts probe one name at once; the lexicographically earlier one renames', async (t) => {
+    const { first, second } = lan.hosts;
+    const [a, b] = await Promise.all([first, second].map((h) => spawnRegistry({ options: { kind: 'mdns' }, netns: h.netns })));
+    if (!a || !b) throw new Error('spawn failed');
+    t.after(() => Promise.allSettled([a.kill(), b.kill()]));
+    // Same service and node id, so the same instance name; the TXT (compared before the SRV, its
+    // type being smaller) differs only in n.tie, where "a" < "b": the first host must lose,
+    // although it starts probing first.
+    const node = (tie: string, host: string) => ({
+      name: 'clash',
+      nodes: [{ id: 'clash-node', address: `${host}:9000`, metadata: { tie } }],
+    });
+    const early = a.register(node('a', first.address));
+    await new Promise((r) => setTimeout(r, 100));
+    await Promise.all([early, b.register(node('b', second.address))]);
+    const [sa, sb] = await Promise.all([a.remoteStats(), b.remoteStats()]);
+    assert.equal(sa.renames, 1, `the earlier-sorting host renamed: ${JSON.stringify(sa)}`);
+    assert.equal(sb.renames, 0, 'the other kept its name');
+    assert.ok(Number(sa.tieBreaksLost) >= 1, 'by the tie-break, not by arriving late');
+    const names = await browseNames('clash-node');
+    assert.deepEqual(names.sort(), ['clash-node', 'clash-node (2)']);
+  });
+
+  it('conflict: rollcall and avahi probe one name at once; exactly one renames, the tie-break decides', async (t) => {
+    const { solo } = lan.hosts;
+    const ours = await spawnRegistry({ options: { kind: 'mdns' }, netns: solo.netns });
+    t.after(() => ours.kill());
+    // Our TXT extends avahi's (one more string), so ours sorts later: avahi must give way, although it starts first.
+    const publisher = lan.hosts.avahi.exec('nsenter', [
+      '-t',
+      String(avahi.pid),
+      '-m',
+      '--',
+      'avahi-publish',
+      '-s',
+      'clash-av',
+      '_rollcall._tcp',
+      '6000',
+      'txtvers=1',
+      'name=clash-svc',
+    ]);
+    t.after(() => stopChild(publisher, 1000));
+    await new Promise((r) => setTimeout(r, 100));
+    await ours.register({ name: 'clash-svc', nodes: [{ id: 'clash-av', address: `${solo.address}:6001` }] });
+    const established = await waitForLine([publisher.stdout, publisher.stderr], /Established under name/, 10_000, 'avahi-publish');
+    const stats = await ours.remoteStats();
+    assert.equal(stats.renames, 0, 'rollcall kept the name');
+    assert.match(established, /Established under name 'clash-av #2'/, 'avahi renamed');
+    const names = await browseNames('clash-av');
+    assert.deepEqual(names.sort(), ['clash-av', 'clash-av #2']);
+  });
+
+  async function browseNames(prefix: string): Promise<string[]> {
+    let names: string[] = [];
+    await eventually(
+      async () => {
+        names = [...new Set((await avahi.browse('_rollcall._tcp')).map((s) => s.name).filter((n) => n.startsWith(prefix)))];
+        return names.length >= 2;
+      },
+      15_000,
+      `avahi-browse to list both ${prefix} names`,
+      500,
+    );
+    return names;
+  }
+});

@@ -1,0 +1,238 @@
+/** packet.ts: the QU and cache-flush bits dns-packet leaves to us, safe decoding, packing, and the §8.2 order. */
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import {
+  compareForTieBreak,
+  encodeMessage,
+  fromDecoded,
+  type Message,
+  PACKET_BUDGET,
+  PacketError,
+  packQuery,
+  packResponses,
+  type Rr,
+} from '../../src/adapters/mdns/packet.js';
+
+const require = createRequire(import.meta.url);
+const dnsPacket = createRequire(require.resolve('multicast-dns'))('dns-packet') as { decode(buf: Buffer): unknown };
+
+const query = (over: Partial<Message> = {}): Message => ({
+  id: 0,
+  response: false,
+  tc: false,
+  questions: [],
+  answers: [],
+  authorities: [],
+  additionals: [],
+  ...over,
+});
+const srv = (name: string, port: number, target = 'host.local'): Rr => ({
+  name,
+  type: 'SRV',
+  ttl: 120,
+  flush: true,
+  data: { priority: 0, weight: 0, port, target },
+});
+const txt = (name: string, ...strings: string[]): Rr => ({
+  name,
+  type: 'TXT',
+  ttl: 120,
+  flush: true,
+  data: strings.map((s) => Buffer.from(s)),
+});
+const decode = (buf: Buffer) => fromDecoded(dnsPacket.decode(buf));
+
+describe('packet: QU bit', () => {
+  it('QU: encodes as the top bit of the question class, which dns-packet decodes as UNKNOWN_32769', () => {
+    const buf = encodeMessage(
+      query({
+        questions: [
+          { name: 'a.local', type: 'ANY', qu: true },
+          { name: 'b.local', type: 'PTR', qu: false },
+        ],
+      }),
+    );
+    // header (12) + name "a.local" (9) + type (2): the class follows.
+    assert.equal(buf.readUInt16BE(12 + 9 + 2), 0x8001);
+    const raw = dnsPacket.decode(buf) as { questions: Array<{ class: string }> };
+    assert.equal(raw.questions[0]?.class, 'UNKNOWN_32769');
+    const message = decode(buf) as Message;
+    assert.deepEqual(
+      message.questions.map((q) => [q.name, q.type, q.qu]),
+      [
+        ['a.local', 'ANY', true],
+        ['b.local', 'PTR', false],
+      ],
+    );
+  });
+
+  it('QU: questions of other classes are not ours and are skipped, not dropped', () => {
+    const buf = encodeMessage(query({ questions: [{ name: 'a.local', type: 'A', qu: false }] }));
+    buf.writeUInt16BE(3, 12 + 9 + 2); // class CH
+    const message = decode(buf) as Message;
+    assert.equal(message.questions.length, 0);
+  });
+});
+
+describe('packet: records', () => {
+  it('cache-flush: set on unique records, absent on shared ones, read back', () => {
+    const ptr: Rr = { name: '_x._tcp.local', type: 'PTR', ttl: 4500, flush: false, data: 'i._x._tcp.local' };
+    const buf = encodeMessage({ ...query(), response: true, answers: [ptr, srv('i._x._tcp.local', 80)] });
+    const message = decode(buf) as Message;
+    assert.deepEqual(
+      message.answers.map((r) => [r.type, r.flush]),
+      [
+        ['PTR', false],
+        ['SRV', true],
+      ],
+    );
+  });
+
+  it('encode: refuses labels over 63 bytes, names over 255 and TXT strings over 255 instead of corrupting the packet', () => {
+    assert.throws(() => encodeMessage(query({ questions: [{ name: `${'x'.repeat(64)}.local`, type: 'A', qu: false }] })), PacketError);
+    assert.throws(() => encodeMessage(query({ questions: [{ name: `${'x.'.repeat(130)}local`, type: 'A', qu: false }] })), PacketError);
+    assert.throws(() => encodeMessage({ ...query(), response: true, answers: [txt('i.local', 'x'.repeat(256))] }), PacketError);
+    assert.throws(
+      () => encodeMessage({ ...query(), response: true, answers: [srv('i.local', 1, `${'y'.repeat(70)}.local`)] }),
+      PacketError,
+    );
+  });
+
+  it('decode: records of other types and classes are skipped; malformed shapes become a drop reason', () => {
+    assert.equal(fromDecoded(null), 'not a DNS message');
+    assert.equal(fromDecoded({ questions: 'x', answers: [], authorities: [], additionals: [] }), 'malformed sections');
+    assert.equal(fromDecoded({ opcode: 'UPDATE', questions: [], answers: [], authorities: [], additionals: [] }), 'opcode UPDATE');
+    const weird = {
+      type: 'response',
+      questions: [],
+      answers: [{ name: 'a', type: 'SRV', class: 'IN', ttl: 1, data: 'nope' }],
+      authorities: [],
+      additionals: [],
+    };
+    assert.equal(fromDecoded(weird), 'malformed SRV data');
+    const other = {
+      type: 'response',
+      questions: [],
+      answers: [{ name: 'a', type: 'NSEC', class: 'IN', ttl: 1, data: {} }],
+      authorities: [],
+      additionals: [],
+    };
+    assert.equal((fromDecoded(other) as Message).answers.length, 0);
+  });
+
+  it('decode (fuzz): random bytes never throw past dns-packet and never yield malformed records', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 0, maxLength: 600 }), (bytes) => {
+        let raw: unknown;
+        try {
+          raw = dnsPacket.decode(Buffer.from(bytes));
+        } catch {
+          return true;
+        }
+        const message = fromDecoded(raw);
+        if (typeof message === 'string') return true;
+        for (const r of [...message.answers, ...message.authorities, ...message.additionals]) {
+          assert.ok(Number.isInteger(r.ttl) && r.ttl >= 0);
+          if (r.type === 'TXT') assert.ok(Array.isArray(r.data));
+        }
+        return true;
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('decode (fuzz): mutations of a real response never throw', () => {
+    const good = encodeMessage({ ...query(), response: true, answers: [srv('i._x._tcp.local', 80), txt('i._x._tcp.local', 'a=b', 'c=d')] });
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat(good.length - 1), fc.nat(255)), { maxLength: 8 }), (edits) => {
+        const buf = Buffer.from(good);
+        for (const [at, value] of edits) buf[at] = value;
+        let raw: unknown;
+        try {
+          raw = dnsPacket.decode(buf);
+        } catch {
+          return; // dns-packet's own refusal; multicast-dns turns it into a warning, counted as a drop
+        }
+        fromDecoded(raw);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe('packet: packing', () => {
+  it('responses: groups stay whole, packets stay within budget, and no record repeats within a packet', () => {
+    const groups = Array.from({ length: 40 }, (_, i) => ({
+      answers: [{ name: '_x._tcp.local', type: 'PTR' as const, ttl: 4500, flush: false, data: `i${i}._x._tcp.local` }],
+      additionals: [srv(`i${i}._x._tcp.local`, 1000 + i), txt(`i${i}._x._tcp.local`, 'k=v'.repeat(20)), txt('shared.local', 'same')],
+    }));
+    const messages = packResponses(groups);
+    assert.ok(messages.length > 1);
+    let ptrs = 0;
+    for (const m of messages) {
+      assert.ok(encodeMessage(m).length <= PACKET_BUDGET, 'within budget');
+      ptrs += m.answers.length;
+      const keys = [...m.answers, ...m.additionals].map((r) => JSON.stringify([r.name, r.type, r.data]));
+      assert.equal(new Set(keys).size, keys.length, 'no duplicate in a packet');
+      for (const a of m.answers)
+        assert.ok(
+          m.additionals.some((r) => r.type === 'SRV' && r.name === a.data),
+          'a PTR travels with its SRV',
+        );
+    }
+    assert.equal(ptrs, 40);
+  });
+
+  it('query: known answers that do not fit continue in TC packets; questions only in the first', () => {
+    const known = Array.from({ length: 60 }, (_, i) => ({
+      name: '_x._tcp.local',
+      type: 'PTR' as const,
+      ttl: 4000,
+      flush: false,
+      data: `instance-${i}._x._tcp.local`,
+    }));
+    const messages = packQuery([{ name: '_x._tcp.local', type: 'PTR', qu: false }], known);
+    assert.ok(messages.length > 1);
+    assert.deepEqual(
+      messages.map((m) => m.tc),
+      [...messages.slice(1).map(() => true), false],
+    );
+    assert.equal(messages[0]?.questions.length, 1);
+    assert.ok(messages.slice(1).every((m) => m.questions.length === 0));
+    assert.equal(
+      messages.reduce((n, m) => n + m.answers.length, 0),
+      60,
+    );
+    for (const m of messages) assert.ok(encodeMessage(m).length <= PACKET_BUDGET);
+  });
+});
+
+describe('packet: §8.2 tie-break', () => {
+  it('tie-break: identical sets tie; the set with the greater first differing record wins', () => {
+    const a = [srv('n.local', 80), txt('n.local', 'x=1')];
+    assert.equal(compareForTieBreak(a, [...a].reverse()), 0);
+    // Sorted by type: TXT (16) comes before SRV (33), so TXT decides first.
+    assert.equal(compareForTieBreak([srv('n.local', 80), txt('n.local', 'x=2')], [srv('n.local', 9999), txt('n.local', 'x=1')]), 1);
+    assert.equal(compareForTieBreak([srv('n.local', 80)], [srv('n.local', 81)]), -1);
+    // Class and type before data: an A record sorts before any SRV.
+    assert.equal(compareForTieBreak([{ name: 'n.local', type: 'A', ttl: 1, flush: false, data: '10.0.0.9' }], [srv('n.local', 1)]), -1);
+    // A set that runs out first is the smaller.
+    assert.equal(compareForTieBreak([srv('n.local', 80)], [srv('n.local', 80), txt('n.local', 'x')]), 1);
+  });
+
+  it('tie-break: antisymmetric, so exactly one of two hosts defers', () => {
+    const record = fc.oneof(
+      fc
+        .record({ port: fc.nat(65535), target: fc.stringMatching(/^[a-z]{1,10}$/) })
+        .map(({ port, target }) => srv('n.local', port, `${target}.local`)),
+      fc.array(fc.stringMatching(/^[a-z=0-9]{0,20}$/), { maxLength: 4 }).map((s) => txt('n.local', ...s)),
+    );
+    fc.assert(
+      fc.property(fc.array(record, { maxLength: 3 }), fc.array(record, { maxLength: 3 }), (x, y) => {
+        assert.equal(compareForTieBreak(x, y), -compareForTieBreak(y, x) || 0);
+      }),
+    );
+  });
+});

@@ -1,0 +1,135 @@
+/**
+ * A hostile or broken mDNS peer for the robustness tests, run inside a LAN host:
+ *
+ * - `send`: multicasts the given datagrams (hex) from a chosen source address, `repeat` times;
+ * - `replay-goodbye`: waits for a response announcing `instance`, then multicasts its records
+ *   again with TTL 0 from a chosen source address (a spoofed goodbye).
+ *
+ * Configured through RAW_PEER (JSON); prints one JSON line per event.
+ */
+import { createSocket } from 'node:dgram';
+import { createRequire } from 'node:module';
+import { type LanHost, waitForLine } from '../peers/lan.js';
+
+const require = createRequire(import.meta.url);
+const dnsPacket = createRequire(require.resolve('multicast-dns'))('dns-packet') as {
+  encode(m: object): Buffer;
+  decode(b: Buffer): { type: string; answers: Array<{ name: string; type: string; ttl: number }>; additionals: Array<{ ttl: number }> };
+};
+
+export interface SendConfig {
+  mode: 'send';
+  /** Source address to send from (bound), e.g. an off-link address added to eth0. */
+  bind: string;
+  /** Source port; 5353 makes queries multicast-DNS queries rather than legacy ones. @default ephemeral */
+  port?: number;
+  packets: string[];
+  repeat?: number;
+  /** Milliseconds between rounds; 0 sends as fast as the socket takes them. */
+  intervalMs?: number;
+}
+
+export interface ReplayConfig {
+  mode: 'replay-goodbye';
+  bind: string;
+  /** Local address on the LAN, to join the group and hear the announcement. */
+  listen: string;
+  instance: string;
+}
+
+async function main(config: SendConfig | ReplayConfig): Promise<void> {
+  const out = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
+  const sender = createSocket({ type: 'udp4', reuseAddr: true });
+  await new Promise<void>((resolve) => sender.bind(config.mode === 'send' ? (config.port ?? 0) : 0, config.bind, resolve));
+  sender.setMulticastTTL(255);
+  const send = (buf: Buffer) => new Promise<void>((resolve) => sender.send(buf, 5353, '224.0.0.251', () => resolve()));
+  if (config.mode === 'send') {
+    const packets = config.packets.map((hex) => Buffer.from(hex, 'hex'));
+    out({ ev: 'ready' });
+    const rounds = config.repeat ?? 1;
+    if (config.intervalMs) {
+      for (let round = 0; round < rounds; round++) {
+        for (const p of packets) await send(p);
+        await new Promise((r) => setTimeout(r, config.intervalMs));
+      }
+    } else {
+      // Without an interval every datagram is queued at once: as fast as the host can send.
+      await Promise.all(Array.from({ length: rounds }, () => packets.map(send)).flat());
+    }
+    out({ ev: 'sent', count: packets.length * (config.repeat ?? 1) });
+  } else {
+    const listener = createSocket({ type: 'udp4', reuseAddr: true });
+    await new Promise<void>((resolve) => listener.bind(5353, '0.0.0.0', resolve));
+    listener.addMembership('224.0.0.251', config.listen);
+    out({ ev: 'ready' });
+    await new Promise<void>((resolve) => {
+      listener.on('message', (buf) => {
+        let m: ReturnType<typeof dnsPacket.decode>;
+        try {
+          m = dnsPacket.decode(buf);
+        } catch {
+          return;
+        }
+        if (m.type !== 'response' || !m.answers.some((a) => a.type === 'SRV' && a.name.toLowerCase() === config.instance.toLowerCase()))
+          return;
+        for (const a of [...m.answers, ...m.additionals]) a.ttl = 0;
+        void send(dnsPacket.encode(m)).then(() => {
+          out({ ev: 'sent' });
+          resolve();
+        });
+      });
+    });
+    listener.close();
+  }
+  sender.close();
+}
+
+if (process.env.RAW_PEER) {
+  main(JSON.parse(process.env.RAW_PEER) as SendConfig | ReplayConfig).catch((error) => {
+    process.stderr.write(`${String(error)}\n`);
+    process.exit(1);
+  });
+}
+
+const self = new URL(import.meta.url).pathname;
+const root = new URL('../..', import.meta.url).pathname;
+
+/** Runs the raw peer in `host`; resolves once it is ready, with a promise for its end. */
+export async function rawPeer(host: LanHost, config: SendConfig | ReplayConfig): Promise<{ done: Promise<string> }> {
+  const child = host.exec(process.execPath, ['--import', 'tsx', self], {
+    cwd: root,
+    env: { ...process.env, RAW_PEER: JSON.stringify(config) },
+  });
+  let output = '';
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+    output += d;
+  });
+  let errors = '';
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+    errors += d;
+  });
+  const done = new Promise<string>((resolve, reject) =>
+    child.once('exit', (code) => (code === 0 ? resolve(output) : reject(new Error(`raw peer exited ${code}: ${errors}`)))),
+  );
+  await waitForLine(child.stdout, /"ev":"ready"/, 20_000, 'raw peer ready').catch(async (error) => {
+    throw new Error(`${(error as Error).message}\n${errors}`);
+  });
+  return { done };
+}
+
+/** A response announcing one node in our dns-sd TXT format (valid DNS; content chosen by the test). */
+export function announcement(instance: string, host: string, address: string, port: number, txt: Array<string | Buffer>): string {
+  const name = `${instance}._rollcall._tcp.local`;
+  return dnsPacket
+    .encode({
+      type: 'response',
+      flags: 0x400,
+      answers: [
+        { name: '_rollcall._tcp.local', type: 'PTR', ttl: 4500, data: name },
+        { name, type: 'SRV', ttl: 120, flush: true, data: { priority: 0, weight: 0, port, target: host } },
+        { name, type: 'TXT', ttl: 120, flush: true, data: txt.map((t) => (typeof t === 'string' ? Buffer.from(t) : t)) },
+        { name: host, type: 'A', ttl: 120, flush: true, data: address },
+      ],
+    })
+    .toString('hex');
+}
