@@ -37,9 +37,34 @@ const files = readdirSync(join(root, 'test'), { recursive: true })
   .filter((f) => filter.length === 0 || filter.some((part) => f.includes(part)))
   .sort();
 
-const concurrency = Number(process.env.ROLLCALL_TEST_CONCURRENCY ?? 4);
-const run = spawnSync(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...files], {
-  cwd: root,
-  stdio: 'inherit',
+// Suites that assert time bounds or load the machine on purpose do not share the two cores with
+// the rest: each group runs after the previous one, the groups in order, the files of one group
+// side by side. Everything not listed is timing-insensitive (or bounds generously) and runs
+// several at a time.
+const phases = [
+  { name: 'time bounds', concurrency: 3, match: ['consul/state-loss', 'consul/crash', 'consul/cluster-failover'] },
+  { name: 'load', concurrency: 1, match: ['consul/scale'] },
+];
+const claimed = new Set();
+const groups = phases.map((phase) => {
+  const group = files.filter((f) => !claimed.has(f) && phase.match.some((m) => f.includes(m)));
+  for (const f of group) claimed.add(f);
+  return { ...phase, files: group };
 });
-process.exit(run.status ?? 1);
+groups.push({
+  name: 'everything else',
+  concurrency: Number(process.env.ROLLCALL_TEST_CONCURRENCY ?? 4),
+  files: files.filter((f) => !claimed.has(f)),
+});
+
+let failed = false;
+for (const group of groups) {
+  if (group.files.length === 0) continue;
+  console.log(`\n=== ${group.name}: ${group.files.length} file(s), ${group.concurrency} at a time ===`);
+  const run = spawnSync(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${group.concurrency}`, ...group.files], {
+    cwd: root,
+    stdio: 'inherit',
+  });
+  if (run.status !== 0) failed = true;
+}
+process.exit(failed ? 1 : 0);
