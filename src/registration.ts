@@ -45,6 +45,7 @@ export class RegistrationHandle extends EventEmitter<RegistrationEvents> impleme
   #timer: NodeJS.Timeout | undefined;
   #ended = false;
   #lost = false;
+  #beating = false;
   #removal: Promise<void> | undefined;
 
   constructor(service: Service, ttl: number, ops: RegistrationOps, ctx: RegistrationContext) {
@@ -87,6 +88,17 @@ export class RegistrationHandle extends EventEmitter<RegistrationEvents> impleme
   }
 
   /**
+   * Heartbeats now instead of at the next beat: the adapter saw a sign that the backend lost its
+   * state (an agent came back after an outage), and waiting would leave the registration missing
+   * for up to an interval. A beat already running is left to finish.
+   */
+  renewNow(): void {
+    if (this.#ended || this.#beating || !this.#ops.renew) return;
+    clearTimeout(this.#timer);
+    void this.#beat();
+  }
+
+  /**
    * Stops keeping these nodes alive without a goodbye: another registration took them over, or
    * they were deregistered explicitly. The handle ends when no node is left.
    */
@@ -121,6 +133,15 @@ export class RegistrationHandle extends EventEmitter<RegistrationEvents> impleme
   }
 
   async #beat(): Promise<void> {
+    this.#beating = true;
+    try {
+      await this.#renewOnce();
+    } finally {
+      this.#beating = false;
+    }
+  }
+
+  async #renewOnce(): Promise<void> {
     const service = this.#service;
     let next = this.interval;
     try {

@@ -102,7 +102,7 @@ describe('blocking: token bucket', () => {
 describe('blocking: loop', () => {
   test('loop: sends the index rules, backs off on errors, stops at once', async () => {
     const sent: number[] = [];
-    const answers: Array<number | Error> = [5, 9, 3, new Error('boom'), 4];
+    const answers: Array<number | Error> = [5, 9, 3, 8, new Error('boom'), 4];
     const errors: number[] = [];
     let resolveDone!: () => void;
     const done = new Promise<void>((r) => {
@@ -129,7 +129,9 @@ describe('blocking: loop', () => {
     await done;
     loop.stop();
     await loop.done();
-    assert.deepEqual(sent, [0, 5, 9, 0, 0, 4]);
+    // Backwards (3 after 9) resets to 0; so does the failure of the query sent with 8: the agent
+    // may have restarted with indexes below ours.
+    assert.deepEqual(sent, [0, 5, 9, 0, 8, 0, 4]);
     assert.deepEqual(errors, [1]);
     assert.equal(loop.stopped, true);
   });

@@ -1,8 +1,14 @@
 /**
  * One blocking-query loop, and the rules that keep it honest:
- * - index: the first query asks with 0 (an immediate answer); after that never 0; when the index
- *   goes backwards (a new cluster, a restored snapshot) it resets to 0 so the next answer is a full,
- *   immediate read; only 200 answers move it (a 500 during a leader loss came back with index 1).
+ * - index: 0 asks for an immediate answer: the first query sends it, and so does the first one
+ *   after the index went backwards (a new cluster, a restored snapshot) or after a failure; any
+ *   other query sends at least 1. Only 200 answers move it (a 500 during a leader loss came back
+ *   with index 1).
+ * - why after a failure: it may be an agent restarting without its data. Its indexes start over
+ *   below ours, and Consul blocks a query until the index passes the one sent, so our old index
+ *   would wait out the whole `wait` (5 min by default) while watchers showed what the dead agent
+ *   held; the backwards index would only come with that answer. (Measured: a restarted dev agent
+ *   given the same registrations reaches the very same indexes.)
  * - a return is no proof of change: consumers diff what they get.
  * - errors back off exponentially with jitter; answers that return at once without a new index
  *   back off the same way; and a token bucket caps every loop's request rate, so no server bug,
@@ -156,6 +162,7 @@ export class BlockingQuery<T> {
       } catch (error) {
         if (signal.aborted) return;
         this.#failures++;
+        this.#index = 0;
         this.#config.onError(error, this.#failures);
         await delay(backoffDelay(this.#failures, backoff), signal).catch(() => {});
       }

@@ -9,7 +9,8 @@ import { isIP } from 'node:net';
 import { checkServerIdentity } from 'node:tls';
 import { Pool } from 'undici';
 import { abortError } from '../../errors.js';
-import { type CallContext, deadlineError, isUnreachable, shapeError, statusError, transportError } from './errors.js';
+import { type CallContext, closedByAgent, deadlineError, isUnreachable, shapeError, statusError, transportError } from './errors.js';
+import { Gate } from './gate.js';
 import type { ConsulSettings } from './settings.js';
 
 export type Lane = 'request' | 'watch';
@@ -46,6 +47,17 @@ export interface JsonReply {
   readonly agent: string;
 }
 
+/** What the client notices about an agent beyond the answer to a call. */
+export interface ClientEvents {
+  /** A call to this agent got no answer (refused, reset, timed out): it is down or restarting. */
+  unreachable?(origin: string): void;
+  /**
+   * The agent closed a connection of ours. Consul keeps idle connections open, so this is how a
+   * restart looks to a registry whose calls were all idle at the time.
+   */
+  dropped?(origin: string): void;
+}
+
 /** Big enough for /v1/health/state/any on a large cluster, small enough that a broken proxy cannot exhaust memory. */
 const MAX_RESPONSE_BYTES = 64 << 20;
 /** An idle request connection is closed after this; blocking-query connections are never idle for long. */
@@ -53,14 +65,18 @@ const KEEP_ALIVE_MS = 30_000;
 
 export class ConsulClient {
   readonly #settings: ConsulSettings;
+  readonly #events: ClientEvents;
   readonly #pools = new Map<string, Pool>();
+  /** Request-lane calls queued per agent, so the pools never queue (see gate.ts). */
+  readonly #gates = new Map<string, Gate>();
   #current = 0;
   #closed = false;
   /** Requests sent, per lane: the bench's "idle requests per watch" comes from here. */
   readonly sent = { request: 0, watch: 0 };
 
-  constructor(settings: ConsulSettings) {
+  constructor(settings: ConsulSettings, events: ClientEvents = {}) {
     this.#settings = settings;
+    this.#events = events;
   }
 
   /** Origin of the agent requests go to now. */
@@ -79,29 +95,32 @@ export class ConsulClient {
   /**
    * One call, any HTTP status. Without a pinned agent, an agent that cannot be reached is skipped
    * for the next one (ordinary requests try each once; a blocking query tries one and the next
-   * query goes elsewhere), all within one deadline: `UNAVAILABLE` within the request timeout.
+   * query goes elsewhere), all within one deadline: `UNAVAILABLE` once the agents tried had the
+   * request timeout to answer. Waiting for a connection behind this registry's own calls to an
+   * agent that keeps answering them is not the agents' time (see gate.ts).
    */
   async send(path: string, options: CallOptions): Promise<Reply> {
     if (options.signal?.aborted) throw abortError(options.signal);
     const agents = this.#settings.agents;
     const budget = this.#settings.requestTimeout + (options.wait ? options.wait + options.wait / 16 : 0);
-    const deadline = performance.now() + budget;
+    const clock = { spent: 0 };
     const start = this.#current;
     const tries = options.agent !== undefined ? 1 : options.wait ? 1 : agents.length;
     let last: unknown;
     for (let i = 0; i < tries; i++) {
       const slot = (start + i) % agents.length;
       const origin = options.agent ?? (agents[slot]?.origin as string);
-      const remaining = deadline - performance.now();
+      const remaining = budget - clock.spent;
       if (remaining <= 0) break;
       try {
-        const reply = await this.#once(origin, path, options, remaining);
+        const reply = await this.#once(origin, path, options, remaining, clock);
         if (options.agent === undefined) this.#current = slot;
         return reply;
       } catch (error) {
         if (options.signal?.aborted) throw abortError(options.signal);
         last = error;
         if (!isUnreachable(error)) throw error;
+        this.#events.unreachable?.(origin);
         // Everyone moves on from an agent that did not answer, so loops converge on one that does.
         if (agents[this.#current]?.origin === origin) this.#current = (this.#current + 1) % agents.length;
       }
@@ -143,8 +162,31 @@ export class ConsulClient {
     await Promise.allSettled(pools.map((p) => p.destroy()));
   }
 
-  async #once(origin: string, path: string, options: CallOptions, budget: number): Promise<Reply> {
+  /** One try on one agent; `clock.spent` grows by the time the agent had the call. */
+  async #once(origin: string, path: string, options: CallOptions, budget: number, clock: { spent: number }): Promise<Reply> {
     const lane = options.lane ?? 'request';
+    let gate = lane === 'request' ? this.#gates.get(origin) : undefined;
+    if (lane === 'request' && !gate)
+      this.#gates.set(origin, (gate = new Gate(this.#settings.requestConnections, this.#settings.requestTimeout)));
+    const queued = performance.now();
+    // A wait the agent did not answer anything during was the agent's time after all.
+    const stalled = () => {
+      clock.spent += performance.now() - queued;
+      return deadlineError(this.label(origin), options.what, budget);
+    };
+    const release = await gate?.acquire(options.signal, stalled);
+    const began = performance.now();
+    try {
+      const reply = await this.#dispatch(origin, lane, path, options, budget);
+      gate?.answered();
+      return reply;
+    } finally {
+      release?.();
+      clock.spent += performance.now() - began;
+    }
+  }
+
+  async #dispatch(origin: string, lane: Lane, path: string, options: CallOptions, budget: number): Promise<Reply> {
     const pool = this.#pool(origin, lane);
     const controller = new AbortController();
     let timedOut = false;
@@ -215,6 +257,9 @@ export class ConsulClient {
             }
           : {}),
       },
+    });
+    pool.on('disconnect', (_url, _targets, error) => {
+      if (!this.#closed && closedByAgent(error)) this.#events.dropped?.(origin);
     });
     this.#pools.set(key, pool);
     return pool;

@@ -79,6 +79,15 @@ export function isUnreachable(error: unknown): boolean {
   return typeof error === 'object' && error !== null && noAnswer.has(error) && (error as RollcallError).retryable;
 }
 
+/**
+ * A connection the agent ended (FIN or RST), as opposed to one undici closed itself: idle timeout,
+ * an aborted request, the pool being destroyed (all `UND_ERR_INFO` or `UND_ERR_DESTROYED`).
+ */
+export function closedByAgent(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE';
+}
+
 /** The error for a request that got no HTTP answer. */
 export function transportError(error: unknown, agent: string, what: string): RollcallError {
   const mapped = mapTransport(error, agent, what);

@@ -93,7 +93,9 @@ export interface ConsulOptions extends CommonOptions {
   /**
    * Longest an ordinary request (register, heartbeat, lookup) may take, in milliseconds, across
    * every agent tried; an agent that does not answer in time counts as unreachable (`UNAVAILABLE`).
-   * Blocking queries get their `wait` plus Consul's jitter (wait / 16) on top.
+   * Blocking queries get their `wait` plus Consul's jitter (wait / 16) on top. A call queued for a
+   * connection behind this registry's own calls does not use it up while the agent keeps
+   * answering those: a burst of registrations drains at the agent's pace instead of failing.
    * @default 10000
    */
   requestTimeout?: number;

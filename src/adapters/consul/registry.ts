@@ -13,6 +13,7 @@ import { withoutNodes } from '../../service.js';
 import { ConsulClient } from './client.js';
 import type { ConsulOptions } from './index.js';
 import { ConsulReader } from './queries.js';
+import { AgentRecovery } from './recovery.js';
 import { Registrar } from './register.js';
 import { type ConsulSettings, resolveSettings } from './settings.js';
 import { CONSUL_SERVICE, ConsulWatch } from './watch.js';
@@ -22,6 +23,7 @@ export class ConsulRegistry extends AdapterBase {
   readonly #client: ConsulClient;
   readonly #reader: ConsulReader;
   readonly #registrar: Registrar;
+  readonly #recovery: AgentRecovery;
   readonly #watch: ConsulWatch;
 
   constructor(options: ConsulOptions, env: NodeJS.ProcessEnv) {
@@ -37,9 +39,16 @@ export class ConsulRegistry extends AdapterBase {
       interest: (service) => (watch as ConsulWatch).interest(service),
     });
     this.#settings = settings;
-    this.#client = new ConsulClient(settings);
+    this.#client = new ConsulClient(settings, {
+      unreachable: (origin) => this.#recovery.suspect(origin, true),
+      dropped: (origin) => this.#recovery.suspect(origin, false),
+    });
     this.#reader = new ConsulReader(this.#client, settings);
-    this.#registrar = new Registrar(this.#client, settings);
+    this.#registrar = new Registrar(this.#client, settings, (origin) => this.#renewOn(origin));
+    this.#recovery = new AgentRecovery(this.#client, {
+      holds: (origin) => [...this.handles].some((h) => this.#registrar.holds(h.service, origin)),
+      back: (origin) => this.#renewOn(origin),
+    });
     this.#watch = watch = new ConsulWatch({
       reader: this.#reader,
       view: this.view,
@@ -48,6 +57,11 @@ export class ConsulRegistry extends AdapterBase {
         for (let i = 0; i < count; i++) this.noteDrop(reason, 'consul');
       },
     });
+  }
+
+  /** Heartbeats at once every registration homed on `origin` (the agent showed it lost its state). */
+  #renewOn(origin: string): void {
+    for (const handle of this.handles) if (this.#registrar.holds(handle.service, origin)) handle.renewNow();
   }
 
   protected put(service: Service, ttl: number, signal: AbortSignal | undefined): Promise<RegistrationOps> {
@@ -88,6 +102,7 @@ export class ConsulRegistry extends AdapterBase {
   }
 
   protected async shutdown(): Promise<void> {
+    this.#recovery.close();
     this.#watch.close();
     await this.#client.close();
   }
