@@ -5,7 +5,8 @@
  */
 import { after, it } from 'node:test';
 import { testRegistry } from '../conformance/suite.js';
-import { type LanRegistries, lanRegistries, lanSkipReason, SuiteRegistry } from '../mdns/lan-registries.js';
+import type { RemoteRegistry } from '../harness/remote.js';
+import { type LanRegistries, lanRegistries, lanSkipReason } from '../mdns/lan-registries.js';
 
 const skip = lanSkipReason();
 if (skip) {
@@ -24,11 +25,11 @@ if (skip) {
     name: 'mdns (dns-sd) across LAN hosts',
     create: async () => {
       current = await lan();
-      return new SuiteRegistry(await current.create());
+      return current.create();
     },
-    crash: (registry) => (registry as SuiteRegistry).remote.kill(),
-    stats: (registry) => (registry as SuiteRegistry).remote.remoteStats(),
-    host: (registry) => (current as LanRegistries).hostOf((registry as SuiteRegistry).remote),
+    crash: (registry) => (registry as RemoteRegistry).kill(),
+    stats: (registry) => (registry as RemoteRegistry).remoteStats(),
+    host: (registry) => (current as LanRegistries).hostOf(registry as RemoteRegistry),
     timing: { ttl: 3000, propagation: 8000, expiry: 6000, concurrency: 100, churnOps: 24 },
   });
 }

@@ -155,6 +155,8 @@ export class RemoteRegistry implements Registry {
   }
 
   #call(method: string, params: Record<string, unknown> = {}): Promise<unknown> {
+    // As an in-process registry: calls after close() reject CLOSED (a killed child answers UNAVAILABLE).
+    if (this.#closed && method !== 'close') return Promise.reject(new RollcallError('CLOSED', 'registry is closed'));
     if (this.#child.exitCode !== null || this.#child.signalCode !== null) {
       return Promise.reject(new RollcallError('UNAVAILABLE', `child registry has exited: ${this.#stderr.slice(-2000)}`));
     }
@@ -179,11 +181,11 @@ export class RemoteRegistry implements Registry {
 
   async getService(name: string, options: GetServiceOptions = {}): Promise<readonly Service[]> {
     if (options.signal?.aborted) throw new DOMException('The operation was aborted', 'AbortError');
-    return (await this.#call('getService', { name, timeout: options.timeout })) as Service[];
+    return deepFreeze((await this.#call('getService', { name, timeout: options.timeout })) as Service[]);
   }
 
   async listServices(options: ListServicesOptions = {}): Promise<Service[]> {
-    return (await this.#call('listServices', { timeout: options.timeout })) as Service[];
+    return deepFreeze((await this.#call('listServices', { timeout: options.timeout })) as Service[]);
   }
 
   async members(): Promise<Member[]> {
@@ -191,6 +193,7 @@ export class RemoteRegistry implements Registry {
   }
 
   watch(options: WatchOptions = {}): Watcher {
+    if (this.#closed) throw new RollcallError('CLOSED', 'registry is closed');
     const { signal, ...rest } = options;
     const watcher = new RemoteWatcher(signal);
     const id = this.#nextId++;
@@ -213,7 +216,7 @@ export class RemoteRegistry implements Registry {
 
   /** Closes the registry in the child (goodbyes), then lets the child exit. */
   async close(): Promise<void> {
-    if (this.#closed) return;
+    if (this.#closed || this.#child.exitCode !== null || this.#child.signalCode !== null) return;
     this.#closed = true;
     try {
       await this.#call('close');
@@ -231,9 +234,8 @@ export class RemoteRegistry implements Registry {
     return this.close();
   }
 
-  /** A real crash: SIGKILL, no goodbye. */
+  /** A real crash: SIGKILL, no goodbye. Later calls reject UNAVAILABLE, as for a dead peer. */
   async kill(): Promise<void> {
-    this.#closed = true;
     this.#child.kill('SIGKILL');
     await this.#exited;
   }
@@ -337,6 +339,15 @@ class RemoteWatcher implements Watcher {
   [Symbol.dispose](): void {
     this.stop();
   }
+}
+
+/** What crossed the process boundary is frozen, as an in-process registry's shared snapshots are. */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
 }
 
 type SerializedError = { name: string; message: string; code?: string; retryable?: boolean };

@@ -4,7 +4,7 @@
  * SIGKILL. A spare child per host is started ahead of time: starting Node with tsx takes about a
  * second, which would otherwise dominate suites that open registries per test.
  */
-import { type Registry, type RegistryOptions, RollcallError } from '../../src/index.js';
+import type { Registry, RegistryOptions } from '../../src/index.js';
 import { type RemoteRegistry, spawnRegistry } from '../harness/remote.js';
 import { createLan, type Lan, type LanHost, lanAvailable } from '../peers/lan.js';
 
@@ -86,64 +86,4 @@ export function lanSkipReason(need: Parameters<typeof lanAvailable>[0] = []): st
   if (process.env.CI === 'true') throw new Error(`${message} (CI=true: this must not be skipped)`);
   process.stderr.write(`\n*** SKIPPED: ${message} ***\n\n`);
   return message;
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    for (const v of Object.values(value)) deepFreeze(v);
-    Object.freeze(value);
-  }
-  return value;
-}
-
-/**
- * A remote registry as the conformance suite expects to see it. Two of its checks cannot cross a
- * process boundary: results arrive as fresh JSON (never frozen), and the driver ends the child on
- * close (so later calls fail UNAVAILABLE, not CLOSED). Both are AdapterBase behaviour shared by
- * every adapter and checked in-process on memory and consul; the mdns child's own results are
- * checked frozen and its post-close calls checked CLOSED inside a LAN host by
- * test/mdns/cache-reads.test.ts. Everything else goes to the child untouched.
- */
-export class SuiteRegistry implements Registry {
-  #closed = false;
-  constructor(readonly remote: RemoteRegistry) {}
-  get kind() {
-    return this.remote.kind;
-  }
-  get capabilities() {
-    return this.remote.capabilities;
-  }
-  #open(): void {
-    if (this.#closed) throw new RollcallError('CLOSED', 'registry is closed', { adapter: 'mdns' });
-  }
-  async register(...args: Parameters<Registry['register']>) {
-    this.#open();
-    return this.remote.register(...args);
-  }
-  async deregister(...args: Parameters<Registry['deregister']>) {
-    this.#open();
-    return this.remote.deregister(...args);
-  }
-  async getService(...args: Parameters<Registry['getService']>) {
-    this.#open();
-    return deepFreeze(await this.remote.getService(...args));
-  }
-  async listServices(...args: Parameters<Registry['listServices']>) {
-    this.#open();
-    return deepFreeze(await this.remote.listServices(...args));
-  }
-  watch(...args: Parameters<Registry['watch']>) {
-    this.#open();
-    return this.remote.watch(...args);
-  }
-  stats(): never {
-    throw new Error('use remoteStats()');
-  }
-  async close(): Promise<void> {
-    this.#closed = true;
-    await this.remote.close();
-  }
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
-  }
 }
