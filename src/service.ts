@@ -49,6 +49,11 @@ export interface NormalizeOptions {
   defaultNodeIds?: boolean;
   /** A registration needs at least one node; a decoded remote record may describe zero. */
   requireNodes?: boolean;
+  /**
+   * Check each node against `maxNodeEncodedBytes` (default true). The budget guards what we send;
+   * a node decoded from the network is already bounded by the packet that carried it.
+   */
+  checkEncodedSize?: boolean;
 }
 
 const MAX_NAME_BYTES = 255;
@@ -218,6 +223,7 @@ export function normalizeService(input: unknown, options: NormalizeOptions = {})
   if (options.requireNodes && nodes.length === 0) check.fail('nodes', 'must list at least one node');
 
   const service: Service = Object.freeze({ name, version, metadata, endpoints, nodes });
+  if (options.checkEncodedSize === false) return service;
   for (const node of nodes) {
     const bytes = encodedNodeBytes(service, node);
     if (bytes > limits.maxNodeEncodedBytes) {

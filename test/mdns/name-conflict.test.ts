@@ -4,19 +4,26 @@
  * the winner started probing second. Against rollcall on another host, and against avahi.
  */
 import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
 import { after, before, describe, it } from 'node:test';
 import { eventually } from '../conformance/helpers.js';
 import { spawnRegistry } from '../harness/remote.js';
 import { type AvahiDaemon, createLan, type Lan, startAvahi, stopChild, waitForLine } from '../peers/lan.js';
 import { lanSkipReason } from './lan-registries.js';
+import { announcement, rawPeer } from './raw-peer.js';
+
+const require = createRequire(import.meta.url);
+const dnsPacket = createRequire(require.resolve('multicast-dns'))('dns-packet') as {
+  decode(b: Buffer): { type: string; answers: Array<{ name: string; type: string; ttl: number; data: unknown }> };
+};
 
 const skip = lanSkipReason(['avahi']);
 
 describe('mdns: name conflicts', { timeout: 120_000, skip }, () => {
-  let lan: Lan<'first' | 'second' | 'avahi' | 'solo'>;
+  let lan: Lan<'first' | 'second' | 'avahi' | 'solo' | 'late' | 'rival'>;
   let avahi: AvahiDaemon;
   before(async () => {
-    lan = await createLan({ hosts: ['first', 'second', 'avahi', 'solo'], ipv6: false });
+    lan = await createLan({ hosts: ['first', 'second', 'avahi', 'solo', 'late', 'rival'], ipv6: false });
     avahi = await startAvahi(lan.hosts.avahi, { hostName: 'conflict-avahi' });
   });
   after(async () => {
@@ -74,6 +81,30 @@ describe('mdns: name conflicts', { timeout: 120_000, skip }, () => {
     assert.match(established, /Established under name 'clash-av #2'/, 'avahi renamed');
     const names = await browseNames('clash-av');
     assert.deepEqual(names.sort(), ['clash-av', 'clash-av #2']);
+  });
+
+  it('conflict after announcing (§9): the loser renames and retracts what it held under the lost name', async (t) => {
+    const { late, rival } = lan.hosts;
+    const ours = await spawnRegistry({ options: { kind: 'mdns' }, netns: late.netns });
+    t.after(() => ours.kill());
+    await ours.register({ name: 'held', nodes: [{ id: 'held-node', address: `${late.address}:7000` }] });
+    const capture = await late.capture();
+    // A rival claims the live name with other data, again and again: our new probe hears it and loses.
+    const rivalNode = announcement('held-node', 'rival-host.local', rival.address, 7777, ['txtvers=1', 'name=held', 'id=held-node']);
+    const peer = await rawPeer(rival, { mode: 'send', bind: rival.address, port: 5353, packets: [rivalNode], repeat: 15, intervalMs: 200 });
+    await eventually(async () => Number((await ours.remoteStats()).renames) >= 1, 10_000, 'a rename after the conflict', 200);
+    await peer.done;
+    const { packets } = await capture.stop();
+    const goodbyes = packets
+      .filter((p) => p.src === late.address)
+      .flatMap((p) => dnsPacket.decode(p.payload).answers)
+      .filter((a) => a.ttl === 0 && [a.name, String(a.data)].some((n) => n.toLowerCase() === 'held-node._rollcall._tcp.local'));
+    assert.deepEqual(goodbyes.map((a) => a.type).sort(), ['SRV', 'TXT'], 'our SRV and TXT under the lost name, and no PTR');
+    const srv = goodbyes.find((a) => a.type === 'SRV')?.data as { port: number };
+    assert.equal(srv.port, 7000, "our data, not the rival's");
+    const stats = await ours.remoteStats();
+    assert.equal(stats.retracted, 2);
+    assert.equal((await ours.getService('held'))[0]?.nodes[0]?.id, 'held-node', 'the node lives on under its new name');
   });
 
   async function browseNames(prefix: string): Promise<string[]> {

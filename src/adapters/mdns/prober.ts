@@ -131,7 +131,9 @@ export class Prober {
       return;
     }
     group.sent++;
-    const qu = group.sent === 1 && !this.#host.portShared();
+    // RFC 6762 §8.1: probes ask for unicast answers, so a defender answers at once despite its rate limit;
+    // not while another socket shares port 5353 here, since such a reply would reach only one of us.
+    const qu = !this.#host.portShared();
     for (const target of this.#host.targets()) {
       for (const message of probeMessages([...group.claims], target, qu)) {
         this.probesSent++;

@@ -179,8 +179,9 @@ export class MdnsRegistry extends AdapterBase {
     const target: Target = { iface, family };
     if (message.response) {
       if (via === 'mdns' && rinfo.port !== MDNS_PORT) return 'response from a port other than 5353';
-      this.#responder.onResponse(message, target);
+      // The browser first: watchers hear of a node before the conflict check, which they do not wait on.
       this.#browser.onResponse(message, iface.name, rinfo.address);
+      this.#responder.onResponse(message, target);
     } else if (via === 'mdns') {
       if (!this.#admit(rinfo.address)) return 'query flood';
       if (message.authorities.length > 0) this.#prober.onProbe(message, target);
@@ -259,6 +260,7 @@ export class MdnsRegistry extends AdapterBase {
       tieBreaksLost: this.#prober.tieBreaksLost,
       conflicts: this.#responder.conflicts,
       renames: this.#responder.renames,
+      retracted: this.#responder.retracted,
       socketErrors: this.#socketErrors,
     };
   }

@@ -45,6 +45,8 @@ export class Responder implements RecordIndex {
   #closed = false;
   conflicts = 0;
   renames = 0;
+  /** Records said goodbye for because their name was lost to a conflict. */
+  retracted = 0;
 
   constructor(host: ResponderHost) {
     this.#h = host;
@@ -234,6 +236,9 @@ export class Responder implements RecordIndex {
         // Go Micro cannot rename (the name is the node id): keep publishing, as Go Micro does.
         break;
       }
+      // A name lost after it was announced (§9): retract our SRV and TXT under it. Not the PTRs: they
+      // are shared, and the same pointer is now the new holder's.
+      if (this.#isEstablished(pub)) this.#retract(() => pub.unique());
       this.#rename(pub);
     }
     if (pub.host && !pub.host.perNode) await pub.host.established;
@@ -242,6 +247,15 @@ export class Responder implements RecordIndex {
     this.#established.add(pub);
     this.#announcer.schedule(pub, ANNOUNCE_COUNT);
     pub.settle.resolve();
+  }
+
+  /** Goodbyes (TTL 0) for records of a name we no longer hold, on every link. */
+  #retract(records: (target: Target) => Rr[]): void {
+    for (const target of this.#h.targets()) {
+      const answers = records(target).map((r) => ({ ...r, ttl: 0 }));
+      this.retracted += answers.length;
+      if (answers.length > 0) void this.#h.sender.multicastResponse([{ answers }], target, 0);
+    }
   }
 
   #isEstablished(pub: Publication): boolean {
@@ -269,6 +283,9 @@ export class Responder implements RecordIndex {
       if (won) break;
       this.conflicts++;
       host.conflicts++;
+      // Caches may still map the lost name to our addresses: retract exactly those (our rdata only,
+      // so the new holder's records stay) before the name changes.
+      if (wasLive) this.#retract((t) => host.records(t));
       this.#hosts.delete(host.fname);
       const first = host.spec.kind === 'ip' ? host.spec.ip : undefined;
       host.rename(this.#h.codec.hostName(first, '', `${this.#tag}-${host.conflicts + 1}`));
