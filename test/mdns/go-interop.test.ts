@@ -135,7 +135,11 @@ describe('mdns: Go interop (go-micro profile)', { timeout: 180_000, skip, concur
     const rec = new Recorder(b.watch());
     t.after(() => rec.stop());
     await rec.watcher.synced;
-    await a.register({ name: 'go.micro.srv.echo', version: 'latest', nodes: [{ id: 'echo-1', address: `${lan.hosts.rc1.address}:7070` }] });
+    const first = await a.register({
+      name: 'go.micro.srv.echo',
+      version: 'latest',
+      nodes: [{ id: 'echo-1', address: `${lan.hosts.rc1.address}:7070` }],
+    });
     await rec.until((r) => r.nodeIds('go.micro.srv.echo').length === 1, 10_000, 'create');
     // Registering the node again takes it over: the new registration is the one that says goodbye.
     const reg = await a.register({
@@ -144,6 +148,9 @@ describe('mdns: Go interop (go-micro profile)', { timeout: 180_000, skip, concur
       nodes: [{ id: 'echo-1', address: `${lan.hosts.rc1.address}:7070`, metadata: { v: '2' } }],
     });
     await rec.until((r) => r.state.get('go.micro.srv.echo@latest')?.nodes[0]?.metadata.v === '2', 10_000, 'update');
+    // The first registration is still alive: left alone, its next heartbeat would find the node gone
+    // and publish it again (a registration lasts until its own deregister). It lets go first, silently.
+    await first.deregister();
     await reg.deregister();
     await rec.until((r) => r.nodeIds('go.micro.srv.echo').length === 0, 5000, 'delete');
     const after = await queryGoMdns(lan.hosts.rc2, { service: 'go.micro.srv.echo', domain: 'micro', timeoutMs: 500 });
