@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { after, before, describe, it } from 'node:test';
+import { DnsSdCodec } from '../../src/adapters/mdns/dns-sd.js';
 import { Recorder } from '../conformance/helpers.js';
 import { spawnRegistry } from '../harness/remote.js';
 import { type CapturedPacket, createLan, type Lan } from '../peers/lan.js';
@@ -167,6 +168,44 @@ describe('mdns: wire discipline', { timeout: 120_000, skip }, () => {
     assert.ok(gone.length >= 4 && gone.every((r) => r.ttl === 0), JSON.stringify(gone));
     assert.ok(!goodbye.m.answers.some((r) => r.data === 'wire-2-n._rollcall._tcp.local'), 'only the departing node says goodbye');
     printSummary(packets);
+  });
+
+  it('wire: two browsers asking the same question settle into one querier (duplicate question suppression, RFC 6762 §7.3)', async (t) => {
+    const { speaker, listener } = lan.hosts;
+    const capture = await listener.capture('udp port 5353');
+    // Queries every second (the shortest cap allowed), so ten seconds hold enough of them to count.
+    const options = { kind: 'mdns', maxQueryInterval: 1000 } as const;
+    const [a, b] = await Promise.all([speaker, listener].map((h) => spawnRegistry({ options, netns: h.netns })));
+    if (!a || !b) throw new Error('spawn failed');
+    t.after(() => Promise.allSettled([a.kill(), b.kill()]));
+    // One instance, which both browsers come to know: their queries list the same known answer.
+    await a.register({ name: 'dupq', nodes: [{ id: 'dupq-n', address: `${speaker.address}:7000` }] }, { ttl: 120_000 });
+    const recs = [a, b].map((r) => new Recorder(r.watch({ service: 'dupq' })));
+    t.after(() => Promise.all(recs.map((r) => r.stop())));
+    await Promise.all(recs.map((r) => r.until((x) => x.nodeIds('dupq').length === 1, 8000, 'dupq seen')));
+    await new Promise((r) => setTimeout(r, 10_000));
+    const end = Date.now();
+    const [sa, sb] = await Promise.all([a.remoteStats(), b.remoteStats()]);
+    const browse = new DnsSdCodec('local').browseName('dupq').toLowerCase();
+    const queries = (await capture.stop()).packets
+      .filter((p) => p.srcPort === 5353 && (p.src === speaker.address || p.src === listener.address))
+      .map((p) => ({ p, m: dnsPacket.decode(p.payload) }))
+      .filter(({ m }) => m.type === 'query' && m.questions.some((q) => q.name.toLowerCase() === browse && q.type === 'PTR'));
+    const firstOf = (address: string) => queries.find(({ p }) => p.src === address)?.p.timeMs ?? Number.POSITIVE_INFINITY;
+    // Steady state: from 1.5 s after both have asked once (their first queries ask for unicast answers and always go out).
+    const from = Math.max(firstOf(speaker.address), firstOf(listener.address)) + 1500;
+    const window = queries.filter(({ p }) => p.timeMs >= from && p.timeMs <= end);
+    const seconds = (end - from) / 1000;
+    const timeline = window.map(({ p }) => `${(p.timeMs - from).toFixed(0)}:${p.src === speaker.address ? 'a' : 'b'}`).join(' ');
+    assert.ok(seconds >= 7, `a window of ${seconds.toFixed(1)} s`);
+    assert.ok(
+      window.some(({ m }) => m.answers.some((r) => r.type === 'PTR' && r.name.toLowerCase() === browse)),
+      `the queries carry the known answer (${timeline})`,
+    );
+    // Two independent browsers ask about twice a second; one asking for both, about once.
+    assert.ok(window.length <= seconds * 1.25 + 1, `${window.length} queries in ${seconds.toFixed(1)} s: ${timeline}`);
+    const suppressed = Number(sa.queriesSuppressed) + Number(sb.queriesSuppressed);
+    assert.ok(suppressed >= seconds / 2, `queriesSuppressed ${sa.queriesSuppressed} + ${sb.queriesSuppressed}`);
   });
 });
 

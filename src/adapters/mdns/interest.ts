@@ -24,6 +24,8 @@ export class Interest {
   oneShot = false;
   interval = FIRST_INTERVAL_MS;
   nextAt: number;
+  /** When the current wait began: the last query (sent or suppressed, RFC 6762 §7.3), or a restart of the schedule. */
+  periodStart = Number.NEGATIVE_INFINITY;
   warm = false;
   readonly ready: Promise<void>;
   #resolveReady!: () => void;
@@ -57,6 +59,7 @@ export class Interest {
       this.#windowTimer.unref();
     }
     this.sentCount++;
+    this.periodStart = now;
     this.nextAt = now + this.interval;
     this.interval = Math.min(this.interval * 2, maxInterval);
   }
@@ -64,6 +67,7 @@ export class Interest {
   /** Back to the start of the schedule (an interface came up): query again within 20-120 ms. */
   reset(now: number): void {
     this.interval = FIRST_INTERVAL_MS;
+    this.periodStart = now;
     this.nextAt = now + 20 + Math.random() * 100;
   }
 

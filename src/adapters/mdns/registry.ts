@@ -95,6 +95,7 @@ export class MdnsRegistry extends AdapterBase {
       query: (questions, known, legacy) =>
         void this.#sender.query(questions, known, this.#targets, legacy || this.#codec.profile === 'go-micro'),
       portShared: () => this.#shared,
+      targets: () => this.#targets,
       noteDrop: (reason, source) => this.noteDrop(reason, source),
       now,
       ipv6: this.#transport.ipv6,
@@ -186,6 +187,7 @@ export class MdnsRegistry extends AdapterBase {
       if (!this.#admit(rinfo.address)) return 'query flood';
       if (message.authorities.length > 0) this.#prober.onProbe(message, target);
       this.#responder.onQuery(message, { target, address: rinfo.address, port: rinfo.port });
+      this.#browser.onQuery(message, { target, address: rinfo.address, port: rinfo.port });
     }
     return undefined;
   }
@@ -256,6 +258,7 @@ export class MdnsRegistry extends AdapterBase {
       queriesSent: s.queriesSent,
       responsesSent: s.responsesSent,
       rateLimited: s.suppressedByRateLimit,
+      queriesSuppressed: this.#browser.queriesSuppressed,
       probesSent: this.#prober.probesSent,
       tieBreaksLost: this.#prober.tieBreaksLost,
       conflicts: this.#responder.conflicts,
