@@ -31,6 +31,48 @@ function probeOnce(portShared: boolean): Promise<{ sent: Message[]; wonAfterMs: 
 }
 
 describe('mdns prober', () => {
+  it('does not take its own probe from another interface on the same LAN for a rival', async () => {
+    const eth0 = { iface: { name: 'eth0', v4: [{ address: '169.254.1.2' }], v6: [] }, family: 4 } as unknown as Target;
+    const eth1 = { iface: { name: 'eth1', v4: [{ address: '169.254.1.9' }], v6: [] }, family: 4 } as unknown as Target;
+    const host = (t: Target): Rr => ({ name: 'rc-host.local', type: 'A', ttl: 120, flush: true, data: t.iface.v4[0]?.address ?? '' });
+    const sent: Array<{ m: Message; t: Target }> = [];
+    const prober = new Prober({ targets: () => [eth0, eth1], portShared: () => true, send: async (m, t) => void sent.push({ m, t }) });
+    const keepAlive = setTimeout(() => {}, 5000);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        prober.claim({ name: 'rc-host.local', records: (t) => [host(t)], won: resolve, conflict: () => reject(new Error('conflict')) });
+        // Every probe sent on eth1 loops back and, sharing eth0's subnet, is heard as if on eth0.
+        const echo = setInterval(() => {
+          for (const { m, t } of sent.splice(0)) if (t === eth1) prober.onProbe(m, eth0);
+        }, 10);
+        setTimeout(() => clearInterval(echo), 2000);
+      });
+    } finally {
+      clearTimeout(keepAlive);
+    }
+    // .1.9 sorts after .1.2: had the echo counted as a rival, eth0's proposal would have lost.
+    assert.equal(prober.tieBreaksLost, 0);
+  });
+
+  it('still loses the tie-break to a different host proposing later-sorting data', () => {
+    const eth0 = { iface: { name: 'eth0', v4: [{ address: '169.254.1.2' }], v6: [] }, family: 4 } as unknown as Target;
+    const prober = new Prober({ targets: () => [eth0], portShared: () => true, send: async () => {} });
+    const ours: Rr = { name: 'rc-host.local', type: 'A', ttl: 120, flush: true, data: '169.254.1.2' };
+    prober.claim({ name: 'rc-host.local', records: () => [ours], won: () => {}, conflict: () => {} });
+    const rival: Message = {
+      id: 0,
+      response: false,
+      tc: false,
+      questions: [{ name: 'rc-host.local', type: 'ANY', qu: false }],
+      answers: [],
+      authorities: [{ ...ours, flush: false, data: '169.254.1.200' }],
+      additionals: [],
+    };
+    prober.onProbe(rival, eth0);
+    assert.equal(prober.tieBreaksLost, 1);
+    prober.close();
+  });
+
   it('sends three probes, every one asking for unicast answers when port 5353 is ours alone', async () => {
     const { sent, wonAfterMs } = await probeOnce(false);
     assert.equal(sent.length, 3);

@@ -147,7 +147,9 @@ export function attribute(list: readonly NetInterface[], source: string, family:
   if (family === 6) {
     const zone = /%(.+)$/.exec(source)?.[1];
     if (zone !== undefined && /^fe80:/i.test(source)) return list.find((i) => i.name === zone && i.v6.length > 0);
-    return list.find((i) => i.v6.some((a) => sameSubnet(source, a, 6)));
+    return list.find((i) => i.v6.some((a) => a.address === source)) ?? list.find((i) => i.v6.some((a) => sameSubnet(source, a, 6)));
   }
-  return list.find((i) => i.v4.some((a) => sameSubnet(source, a, 4)));
+  // Our own packets looped back come from the interface that owns their source, even when two
+  // interfaces share a subnet (a laptop on Ethernet and Wi-Fi of one LAN).
+  return list.find((i) => i.v4.some((a) => a.address === source)) ?? list.find((i) => i.v4.some((a) => sameSubnet(source, a, 4)));
 }

@@ -106,8 +106,10 @@ export class Prober {
       if (!claim || this.#deferred.has(claim)) continue;
       const theirs = message.authorities.filter((r) => foldName(r.name) === fname);
       if (theirs.length === 0) continue;
-      const ours = claim.records(target).map((r) => ({ ...r, flush: false }));
-      if (compareForTieBreak(ours, theirs) >= 0) continue;
+      const proposal = (t: Target) => claim.records(t).map((r) => ({ ...r, flush: false }));
+      // What we propose on any of our links, looped back (one host, two interfaces on one LAN), is no rival.
+      if (this.#host.targets().some((t) => compareForTieBreak(proposal(t), theirs) === 0)) continue;
+      if (compareForTieBreak(proposal(target), theirs) >= 0) continue;
       this.tieBreaksLost++;
       this.cancel(claim);
       const timer = setTimeout(() => {
