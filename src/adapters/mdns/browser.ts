@@ -13,12 +13,12 @@ import type { Arrival } from './answers.js';
 import { Assembler } from './assembler.js';
 import { type CachedRecord, RecordCache } from './cache.js';
 import type { Codec } from './codec.js';
+import { HeardQuestions } from './heard-questions.js';
 import { Interest } from './interest.js';
 import { foldName } from './names.js';
-import { type Message, packQuery, type Question, type Rr, type RrType, recordKey, type SrvData } from './packet.js';
+import type { Message, Question, Rr, RrType, SrvData } from './packet.js';
 import type { Target } from './prober.js';
 import { Resolver } from './resolver.js';
-import { MDNS_PORT } from './transport.js';
 
 export interface BrowserHost {
   codec: Codec;
@@ -42,37 +42,6 @@ export interface BrowserHost {
 
 /** A lookup keeps its service queried (and its records refreshed) this long after the last use. */
 const LOOKUP_LINGER_MS = 60_000;
-/** RFC 6762 §7.3: a peer's question heard this recently may stand in for a first query of ours. */
-const FIRST_QUERY_DUP_MS = 100;
-/** RFC 6762 §7.2: the rest of a multi-packet known-answer list follows within this long. */
-const TC_WAIT_MS = 500;
-/** How long a query we sent is remembered, so its multicast loopback is not taken for a peer's. */
-const OWN_QUERY_ECHO_MS = 2000;
-const MAX_HEARD = 1024;
-
-/** A peer's question heard for a browse name: when, on which link, and whether its known answers took several packets. */
-interface Heard {
-  readonly at: number;
-  readonly multi: boolean;
-}
-
-/** A query being heard: the browse names it may stand in for (so far) and where it came from. */
-interface HeardQuery extends Heard {
-  readonly link: string;
-  readonly fnames: Set<string>;
-}
-
-function linkKey(target: Target): string {
-  return `${target.iface.name}/${target.family}`;
-}
-
-/** What tells a query packet apart: its questions (with the QU bit), its known answers with their TTLs, TC. */
-function querySignature(message: Message): string {
-  const questions = message.questions.map((q) => `${foldName(q.name)} ${q.type} ${q.qu ? 'QU' : 'QM'}`);
-  const known = message.answers.map((r) => `${recordKey(r)} ${r.ttl}`);
-  return `${message.tc ? 'TC' : ''}\u0001${questions.join('\u0001')}\u0002${known.join('\u0001')}`;
-}
-
 export class Browser {
   readonly #h: BrowserHost;
   readonly cache: RecordCache;
@@ -85,12 +54,7 @@ export class Browser {
   queryRounds = 0;
   /** Queries of ours not sent because a peer had just asked the same (RFC 6762 §7.3), one per question. */
   queriesSuppressed = 0;
-  /** Browse name -> link -> the latest peer question for it that may stand in for ours. */
-  readonly #heard = new Map<string, Map<string, Heard>>();
-  /** `address|port` -> a truncated query whose known answers are still arriving. */
-  readonly #truncated = new Map<string, HeardQuery>();
-  /** Signatures of the query packets we sent lately -> when, oldest first. */
-  readonly #sentQueries = new Map<string, number>();
+  readonly #heard: HeardQuestions;
 
   constructor(host: BrowserHost) {
     this.#h = host;
@@ -104,6 +68,13 @@ export class Browser {
     });
     this.#resolver = new Resolver((questions, legacy) => this.#query(questions, [], legacy), host.now);
     this.#assembler = new Assembler({ codec: host.codec, view: host.view, cache: this.cache, noteDrop: host.noteDrop });
+    this.#heard = new HeardQuestions({
+      codec: host.codec,
+      targets: host.targets,
+      now: host.now,
+      knownAnswers: (fname, now) => this.#knownAnswers(fname, now),
+      browsed: (fname) => this.#interests.has(fname),
+    });
   }
 
   // --- Interests ---
@@ -252,7 +223,7 @@ export class Browser {
       // multicast less than a second ago; only when no other socket on this host shares port 5353.
       const qu = (i: Interest) => i.sentCount === 0 && !shared;
       // RFC 6762 §7.3: a question a peer has just asked for us counts as sent (never a QU one: no peer's stands in for it).
-      const asking = due.filter((i) => qu(i) || !this.#askedByPeer(i, now));
+      const asking = due.filter((i) => qu(i) || !this.#heard.standsIn(i, now));
       this.queriesSuppressed += due.length - asking.length;
       if (asking.length > 0) {
         const questions: Question[] = asking.map((i) => ({ name: i.browse, type: 'PTR', qu: qu(i) }));
@@ -276,16 +247,7 @@ export class Browser {
   /** Sends a query, remembering its packets (as the sender packs them) so their loopback is known for ours. */
   #query(questions: readonly Question[], known: readonly Rr[], legacy: boolean): void {
     this.#h.query(questions, known, legacy);
-    const now = this.#h.now();
-    for (const message of packQuery(questions, known)) {
-      const signature = querySignature(message);
-      this.#sentQueries.delete(signature);
-      this.#sentQueries.set(signature, now);
-    }
-    for (const [signature, at] of this.#sentQueries) {
-      if (now - at < OWN_QUERY_ECHO_MS) break;
-      this.#sentQueries.delete(signature);
-    }
+    this.#heard.sent(questions, known);
   }
 
   /** Known answers for a browse name: PTRs we hold with more than half their TTL left, for instances we know fully. */
@@ -293,87 +255,9 @@ export class Browser {
     return this.cache.knownAnswers(fname, 'PTR', (r) => this.#assembler.has(foldName(r.rr.data as string)), now);
   }
 
-  // --- Duplicate question suppression (RFC 6762 §7.3) ---
-
-  /**
-   * Whether a peer asked this interest's question recently enough to stand in for our query now,
-   * on every link we query on: in the second half of our current wait (so two queriers settle
-   * into one asking, whatever their phases), or, for a first query, within the last 100 ms and in
-   * one packet (its answers, 20-120 ms after it, then land within our response window; a
-   * multi-packet query is answered 400-500 ms late).
-   */
-  #askedByPeer(interest: Interest, now: number): boolean {
-    if (this.#h.codec.profile === 'go-micro') return false;
-    const heard = this.#heard.get(interest.fname);
-    const targets = this.#h.targets();
-    if (!heard || targets.length === 0) return false;
-    const first = interest.sentCount === 0;
-    const since = first ? now - FIRST_QUERY_DUP_MS : interest.periodStart + (interest.nextAt - interest.periodStart) / 2;
-    return targets.every((t) => {
-      const h = heard.get(linkKey(t));
-      return h !== undefined && h.at >= since && h.at <= now && !(first && h.multi);
-    });
-  }
-
-  /**
-   * Takes in a query heard on `arrival`'s link. A peer's QM question for a browse name, from port
-   * 5353, whose known answers are all ones we would list too, draws the multicast answers our own
-   * query would: it may stand in for ours (see #askedByPeer). Not counted: QU questions and
-   * queries from other ports (their answers go to the asker alone), our own queries looped back
-   * (remembered by content, and from one of our addresses: several processes on one host share
-   * address and port), and a truncated query until its last packet shows no known answer we lack.
-   */
+  /** A query heard from anyone: it may stand in for one of ours (RFC 6762 §7.3, see heard-questions.ts). */
   onQuery(message: Message, arrival: Arrival): void {
-    if (this.#closed || arrival.port !== MDNS_PORT || this.#h.codec.profile === 'go-micro') return;
-    const now = this.#h.now();
-    if (this.#fromUs(message, arrival.address, now)) return;
-    const source = `${arrival.address}|${arrival.port}`;
-    let query: HeardQuery | undefined;
-    if (message.questions.length > 0) {
-      query = { at: now, link: linkKey(arrival.target), multi: message.tc, fnames: new Set() };
-      for (const q of message.questions) {
-        const fname = foldName(q.name);
-        if (q.type === 'PTR' && !q.qu && this.#h.codec.isBrowseName(fname)) query.fnames.add(fname);
-      }
-    } else {
-      // More known answers of a truncated query from the same source (RFC 6762 §7.2).
-      query = this.#truncated.get(source);
-      this.#truncated.delete(source);
-      if (query && now - query.at > TC_WAIT_MS) query = undefined;
-    }
-    if (!query) return;
-    for (const fname of query.fnames) if (!this.#wouldKnowAll(fname, message.answers, now)) query.fnames.delete(fname);
-    if (query.fnames.size === 0) return;
-    if (message.tc) {
-      if (this.#truncated.size >= MAX_HEARD) this.#truncated.clear();
-      this.#truncated.set(source, query);
-      return;
-    }
-    for (const fname of query.fnames) {
-      let links = this.#heard.get(fname);
-      if (!links) {
-        // Names nobody browses only matter for a moment (a first query): those go first when full.
-        if (this.#heard.size >= MAX_HEARD) for (const f of this.#heard.keys()) if (!this.#interests.has(f)) this.#heard.delete(f);
-        this.#heard.set(fname, (links = new Map()));
-      }
-      links.set(query.link, { at: query.at, multi: query.multi });
-    }
-  }
-
-  /** Whether every known answer a query lists for this browse name is one we would list too. */
-  #wouldKnowAll(fname: string, answers: readonly Rr[], now: number): boolean {
-    const theirs = answers.filter((r) => r.type === 'PTR' && (r.fname ?? foldName(r.name)) === fname);
-    if (theirs.length === 0) return true;
-    const ours = new Set(this.#knownAnswers(fname, now).map((r) => recordKey(r)));
-    return theirs.every((r) => ours.has(recordKey(r)));
-  }
-
-  /** Whether a heard query is one of ours looped back: the same packet sent lately, from one of our addresses. */
-  #fromUs(message: Message, address: string, now: number): boolean {
-    const at = this.#sentQueries.get(querySignature(message));
-    if (at === undefined || now - at >= OWN_QUERY_ECHO_MS) return false;
-    const bare = address.replace(/%.*$/, '').toLowerCase();
-    return this.#h.targets().some((t) => [...t.iface.v4, ...t.iface.v6].some((a) => a.address.toLowerCase() === bare));
+    if (!this.#closed) this.#heard.onQuery(message, arrival);
   }
 
   /** Whether someone currently wants records of this service refreshed. */
