@@ -5,6 +5,8 @@
  * packets, so a hundred nodes registered together cost a few packets, not a hundred.
  * @module
  */
+
+import type { Rr } from './packet.js';
 import type { Target } from './prober.js';
 import type { Publication } from './publication.js';
 import { RATE_LIMIT_MS, type Sender } from './sender.js';
@@ -18,6 +20,8 @@ export class Announcer {
   readonly #targets: () => Target[];
   readonly #sender: Sender;
   readonly #timers = new Map<Publication, NodeJS.Timeout[]>();
+  /** One pending retry per publication whose announcement the rate limit held back. */
+  readonly #retries = new Map<Publication, NodeJS.Timeout>();
   /** Publications due now, with the rate limit their announcement observes. */
   readonly #queue = new Map<Publication, number>();
   #scheduled = false;
@@ -43,6 +47,8 @@ export class Announcer {
   stop(pub: Publication): void {
     for (const t of this.#timers.get(pub) ?? []) clearTimeout(t);
     this.#timers.delete(pub);
+    clearTimeout(this.#retries.get(pub));
+    this.#retries.delete(pub);
     this.#queue.delete(pub);
   }
 
@@ -60,11 +66,32 @@ export class Announcer {
     const batch = [...this.#queue];
     this.#queue.clear();
     if (this.#closed) return;
+    /** Publications with records the rate limit held back -> when the last of them may go. */
+    const held = new Map<Publication, { wait: number; limit: number }>();
     for (const target of this.#targets()) {
       for (const limit of new Set(batch.map(([, l]) => l))) {
-        const groups = batch.filter(([p, l]) => l === limit && p.current).map(([p]) => p.announcement(target));
+        const pubs = batch.filter(([p, l]) => l === limit && p.current).map(([p]) => p);
+        const groups = pubs.map((p) => p.announcement(target));
+        for (const [i, pub] of pubs.entries()) {
+          const answers = (groups[i] as { answers: readonly Rr[] }).answers;
+          // Only a wholly held announcement is retried: a partly sent one was refreshed within the second anyway.
+          if (!answers.every((r) => this.#sender.recentlyMulticast(r, target, limit))) continue;
+          const wait = this.#sender.heldFor(answers, target, limit);
+          if (wait > 0) held.set(pub, { wait: Math.max(wait, held.get(pub)?.wait ?? 0), limit });
+        }
         void this.#sender.multicastResponse(groups, target, limit);
       }
+    }
+    // Held back, not dropped: a heartbeat that falls within a second of an answer or of the previous
+    // heartbeat (timers drift) goes out when the second is over, or a short TTL could run out first.
+    for (const [pub, { wait, limit }] of held) {
+      if (this.#retries.has(pub)) continue;
+      const timer = setTimeout(() => {
+        this.#retries.delete(pub);
+        this.enqueue(pub, limit);
+      }, wait + 1);
+      timer.unref();
+      this.#retries.set(pub, timer);
     }
   }
 
@@ -72,6 +99,8 @@ export class Announcer {
     this.#closed = true;
     for (const timers of this.#timers.values()) for (const t of timers) clearTimeout(t);
     this.#timers.clear();
+    for (const t of this.#retries.values()) clearTimeout(t);
+    this.#retries.clear();
     this.#queue.clear();
   }
 }

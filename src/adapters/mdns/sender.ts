@@ -61,6 +61,16 @@ export class Sender {
     return at !== undefined && now - at < withinMs;
   }
 
+  /** How long until every one of `records` may be multicast on `target` again (0: now). */
+  heldFor(records: readonly Rr[], target: Target, withinMs: number, now = this.#now()): number {
+    let wait = 0;
+    for (const rr of records) {
+      const at = this.#last.get(`${recordKey(rr)}|${targetKey(target)}`);
+      if (at !== undefined) wait = Math.max(wait, at + withinMs - now);
+    }
+    return wait;
+  }
+
   /** Whether we sent exactly this record (same data) in the last few seconds. */
   sentByUs(key: string, now = this.#now()): boolean {
     const at = this.#ours.get(key);
