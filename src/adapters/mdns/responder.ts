@@ -217,6 +217,8 @@ export class Responder implements RecordIndex {
   async #probe(pub: Publication): Promise<void> {
     pub.state = 'probing';
     this.#announcer.stop(pub);
+    // Only the name we announced is in caches: a name tried after a rename never was.
+    let announced = this.#isEstablished(pub);
     for (;;) {
       // A per-node host (Go Micro's) shares the instance name, so its addresses are claimed with it.
       const won = await this.#claim(pub, pub.instance, (t) => (pub.host?.perNode ? pub.resolution(t) : pub.unique()));
@@ -238,7 +240,8 @@ export class Responder implements RecordIndex {
       }
       // A name lost after it was announced (§9): retract our SRV and TXT under it. Not the PTRs: they
       // are shared, and the same pointer is now the new holder's.
-      if (this.#isEstablished(pub)) this.#retract(() => pub.unique());
+      if (announced) this.#retract(() => pub.unique());
+      announced = false;
       this.#rename(pub);
     }
     if (pub.host && !pub.host.perNode) await pub.host.established;
@@ -275,6 +278,7 @@ export class Responder implements RecordIndex {
 
   async #probeHost(host: HostEntry): Promise<void> {
     const wasLive = host.state === 'live';
+    let announced = wasLive;
     host.state = 'probing';
     for (;;) {
       const won = await this.#claim(host, host.name, (t) => host.records(t));
@@ -285,7 +289,8 @@ export class Responder implements RecordIndex {
       host.conflicts++;
       // Caches may still map the lost name to our addresses: retract exactly those (our rdata only,
       // so the new holder's records stay) before the name changes.
-      if (wasLive) this.#retract((t) => host.records(t));
+      if (announced) this.#retract((t) => host.records(t));
+      announced = false;
       this.#hosts.delete(host.fname);
       const first = host.spec.kind === 'ip' ? host.spec.ip : undefined;
       host.rename(this.#h.codec.hostName(first, '', `${this.#tag}-${host.conflicts + 1}`));
