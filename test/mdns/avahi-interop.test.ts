@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { eventually, Recorder } from '../conformance/helpers.js';
 import { spawnRegistry } from '../harness/remote.js';
-import { type AvahiDaemon, createLan, type Lan, startAvahi, stopChild, waitForLine } from '../peers/lan.js';
+import { type AvahiDaemon, createLan, type Lan, startAvahi } from '../peers/lan.js';
 import { lanSkipReason } from './lan-registries.js';
 
 const skip = lanSkipReason(['avahi']);
@@ -68,25 +68,14 @@ describe('mdns: avahi interop (dns-sd profile)', { timeout: 120_000, skip, concu
     t.after(() => rec.stop());
     await rec.watcher.synced;
     // The subtype is what a lookup of one service name asks for; avahi-publish takes it as an option.
-    const publisher = lan.hosts.theirs.exec('nsenter', [
-      '-t',
-      String(avahi.pid),
-      '-m',
-      '--',
-      'avahi-publish',
-      '-s',
-      '--subtype=_printer-svc._sub._rollcall._tcp',
+    const publication = await avahi.publish(
       'office printer',
       '_rollcall._tcp',
-      '6310',
-      'txtvers=1',
-      'name=printer-svc',
-      'version=2.0.0',
-      'id=avahi-node-1',
-      'n.protocol=ipp',
-    ]);
-    t.after(() => stopChild(publisher, 1000));
-    await waitForLine([publisher.stdout, publisher.stderr], /Established under name/, 10_000, 'avahi-publish');
+      6310,
+      ['txtvers=1', 'name=printer-svc', 'version=2.0.0', 'id=avahi-node-1', 'n.protocol=ipp'],
+      { subtypes: ['_printer-svc._sub._rollcall._tcp'] },
+    );
+    t.after(() => publication.stop());
     await rec.until((r) => r.nodeIds('printer-svc').length === 1, 10_000, 'the avahi service in a watch of everything');
     const [service] = [...rec.state.values()].filter((s) => s.name === 'printer-svc');
     assert.equal(service?.version, '2.0.0');

@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { after, before, describe, it } from 'node:test';
 import { eventually } from '../conformance/helpers.js';
 import { spawnRegistry } from '../harness/remote.js';
-import { type AvahiDaemon, createLan, type Lan, startAvahi, stopChild, waitForLine } from '../peers/lan.js';
+import { type AvahiDaemon, createLan, type Lan, startAvahi } from '../peers/lan.js';
 import { lanSkipReason } from './lan-registries.js';
 import { announcement, rawPeer } from './raw-peer.js';
 
@@ -59,26 +59,14 @@ describe('mdns: name conflicts', { timeout: 120_000, skip }, () => {
     const ours = await spawnRegistry({ options: { kind: 'mdns' }, netns: solo.netns });
     t.after(() => ours.kill());
     // Our TXT extends avahi's (one more string), so ours sorts later: avahi must give way, although it starts first.
-    const publisher = lan.hosts.avahi.exec('nsenter', [
-      '-t',
-      String(avahi.pid),
-      '-m',
-      '--',
-      'avahi-publish',
-      '-s',
-      'clash-av',
-      '_rollcall._tcp',
-      '6000',
-      'txtvers=1',
-      'name=clash-svc',
-    ]);
-    t.after(() => stopChild(publisher, 1000));
+    const publishing = avahi.publish('clash-av', '_rollcall._tcp', 6000, ['txtvers=1', 'name=clash-svc']);
+    t.after(() => publishing.then((p) => p.stop()).catch(() => {}));
     await new Promise((r) => setTimeout(r, 100));
     await ours.register({ name: 'clash-svc', nodes: [{ id: 'clash-av', address: `${solo.address}:6001` }] });
-    const established = await waitForLine([publisher.stdout, publisher.stderr], /Established under name/, 10_000, 'avahi-publish');
+    const established = await publishing;
     const stats = await ours.remoteStats();
     assert.equal(stats.renames, 0, 'rollcall kept the name');
-    assert.match(established, /Established under name 'clash-av #2'/, 'avahi renamed');
+    assert.equal(established.name, 'clash-av #2', 'avahi renamed');
     const names = await browseNames('clash-av');
     assert.deepEqual(names.sort(), ['clash-av', 'clash-av #2']);
   });

@@ -43,8 +43,17 @@ export interface AvahiDaemon {
   log(): string;
   /** `avahi-browse -rpt TYPE`, resolved entries only by default. */
   browse(type: string, opts?: { timeoutMs?: number; all?: boolean }): Promise<AvahiService[]>;
-  /** `avahi-publish -s NAME TYPE PORT TXT...`, kept running until stopped; resolves once established. */
-  publish(name: string, type: string, port: number, txt?: readonly string[]): Promise<AvahiPublication>;
+  /**
+   * `avahi-publish -s NAME TYPE PORT TXT...`, kept running until stopped; resolves once established.
+   * The process starts before the call returns, so a test can start something else while avahi probes.
+   */
+  publish(
+    name: string,
+    type: string,
+    port: number,
+    txt?: readonly string[],
+    opts?: { subtypes?: readonly string[] },
+  ): Promise<AvahiPublication>;
   stop(): Promise<void>;
 }
 
@@ -210,8 +219,15 @@ export async function startAvahi(host: LanHost, opts: AvahiOptions): Promise<Ava
       const all = parseAvahiBrowse(r.stdout);
       return bopts.all ? all : all.filter((s) => s.event === '=');
     },
-    async publish(name: string, type: string, port: number, txt: readonly string[] = []): Promise<AvahiPublication> {
-      const [cmd, args] = inside('avahi-publish', ['-s', name, type, String(port), ...txt]);
+    async publish(
+      name: string,
+      type: string,
+      port: number,
+      txt: readonly string[] = [],
+      popts: { subtypes?: readonly string[] } = {},
+    ): Promise<AvahiPublication> {
+      const subtypes = (popts.subtypes ?? []).map((s) => `--subtype=${s}`);
+      const [cmd, args] = inside('avahi-publish', ['-s', ...subtypes, name, type, String(port), ...txt]);
       const p = host.exec(cmd, args);
       publications.add(p);
       p.once('exit', () => publications.delete(p));
