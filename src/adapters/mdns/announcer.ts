@@ -73,10 +73,8 @@ export class Announcer {
         const pubs = batch.filter(([p, l]) => l === limit && p.current).map(([p]) => p);
         const groups = pubs.map((p) => p.announcement(target));
         for (const [i, pub] of pubs.entries()) {
-          const answers = (groups[i] as { answers: readonly Rr[] }).answers;
           // Only a wholly held announcement is retried: a partly sent one was refreshed within the second anyway.
-          if (!answers.every((r) => this.#sender.recentlyMulticast(r, target, limit))) continue;
-          const wait = this.#sender.heldFor(answers, target, limit);
+          const wait = this.#sender.heldFor((groups[i] as { answers: readonly Rr[] }).answers, target, limit);
           if (wait > 0) held.set(pub, { wait: Math.max(wait, held.get(pub)?.wait ?? 0), limit });
         }
         void this.#sender.multicastResponse(groups, target, limit);

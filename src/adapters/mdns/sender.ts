@@ -61,12 +61,16 @@ export class Sender {
     return at !== undefined && now - at < withinMs;
   }
 
-  /** How long until every one of `records` may be multicast on `target` again (0: now). */
+  /**
+   * How long the rate limit holds back all of `records` on `target`: 0 when any of them may go now
+   * (then what goes refreshes the others' holders anyway), else until the last of them may.
+   */
   heldFor(records: readonly Rr[], target: Target, withinMs: number, now = this.#now()): number {
     let wait = 0;
     for (const rr of records) {
       const at = this.#last.get(`${recordKey(rr)}|${targetKey(target)}`);
-      if (at !== undefined) wait = Math.max(wait, at + withinMs - now);
+      if (at === undefined || now - at >= withinMs) return 0;
+      wait = Math.max(wait, at + withinMs - now);
     }
     return wait;
   }
