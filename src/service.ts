@@ -61,6 +61,9 @@ const MAX_NAME_BYTES = 255;
 const MAX_VALUE_DEPTH = 16;
 const controlOrSpace = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\s]/u;
 const control = /[\p{Cc}\p{Zl}\p{Zp}]/u;
+const IPV4_OCTET = '(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';
+/** A dotted-quad IPv4 address (as node:net's isIPv4 accepts it) and a port without leading zeros. */
+const IPV4_PORT = new RegExp(`^(?:${IPV4_OCTET}\\.){3}${IPV4_OCTET}:([1-9][0-9]{0,4})$`);
 const hostnamePattern =
   /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 
@@ -86,8 +89,11 @@ class Checker {
       if (allowEmpty) return text;
       this.fail(field, 'must not be empty');
     }
-    const bytes = Buffer.byteLength(text);
-    if (bytes > MAX_NAME_BYTES) this.fail(field, `is ${bytes} bytes, over the limit of ${MAX_NAME_BYTES}`);
+    // A UTF-16 code unit is at most 3 bytes of UTF-8: short names need no count.
+    if (text.length * 3 > MAX_NAME_BYTES) {
+      const bytes = Buffer.byteLength(text);
+      if (bytes > MAX_NAME_BYTES) this.fail(field, `is ${bytes} bytes, over the limit of ${MAX_NAME_BYTES}`);
+    }
     if ((allowEmpty ? control : controlOrSpace).test(text)) {
       this.fail(field, `must not contain ${allowEmpty ? 'control characters' : 'whitespace or control characters'}`);
     }
@@ -97,7 +103,9 @@ class Checker {
   metadata(value: unknown, field: string): Metadata {
     if (value === undefined || value === null) return emptyMetadata;
     if (typeof value !== 'object' || Array.isArray(value)) this.fail(field, `must be an object of strings, got ${describe(value)}`);
-    const keys = Object.keys(value).sort();
+    const keys = Object.keys(value);
+    if (keys.length === 0) return emptyMetadata;
+    keys.sort();
     const { maxMetadataEntries, maxMetadataKeyBytes, maxMetadataValueBytes, label } = this.limits;
     if (keys.length > maxMetadataEntries) {
       this.fail(field, `has ${keys.length} entries, over the ${label} limit of ${maxMetadataEntries}`, 'TOO_LARGE');
@@ -178,6 +186,7 @@ class Checker {
 
 const emptyMetadata: Metadata = Object.freeze({});
 const noNodes: readonly Node[] = Object.freeze([]);
+const noEndpoints: readonly Endpoint[] = Object.freeze([]);
 
 /**
  * Validates and normalises a service: the one gate every registration and every decoded remote
@@ -193,8 +202,8 @@ export function normalizeService(input: unknown, options: NormalizeOptions = {})
   const metadata = check.metadata(raw.metadata, 'metadata');
   const limits = check.limits;
 
-  let endpoints: readonly Endpoint[] = Object.freeze([]);
-  if (raw.endpoints != null) {
+  let endpoints: readonly Endpoint[] = noEndpoints;
+  if (raw.endpoints != null && !(Array.isArray(raw.endpoints) && raw.endpoints.length === 0)) {
     if (!Array.isArray(raw.endpoints)) check.fail('endpoints', `must be an array, got ${describe(raw.endpoints)}`);
     if (raw.endpoints.length > limits.maxEndpoints) {
       check.fail('endpoints', `has ${raw.endpoints.length} entries, over the ${limits.label} limit of ${limits.maxEndpoints}`, 'TOO_LARGE');
@@ -208,17 +217,20 @@ export function normalizeService(input: unknown, options: NormalizeOptions = {})
     if (raw.nodes.length > limits.maxNodes) {
       check.fail('nodes', `has ${raw.nodes.length} entries, over the ${limits.label} limit of ${limits.maxNodes}`, 'TOO_LARGE');
     }
-    const seen = new Set<string>();
-    nodes = Object.freeze(
-      raw.nodes
-        .map((n, i) => {
-          const node = check.node(n, `nodes[${i}]`, name);
-          if (seen.has(node.id)) check.fail(`nodes[${i}].id`, `${JSON.stringify(node.id)} appears twice`);
-          seen.add(node.id);
-          return node;
-        })
-        .sort(byId),
-    );
+    if (raw.nodes.length === 1) nodes = Object.freeze([check.node(raw.nodes[0], 'nodes[0]', name)]);
+    else {
+      const seen = new Set<string>();
+      nodes = Object.freeze(
+        raw.nodes
+          .map((n, i) => {
+            const node = check.node(n, `nodes[${i}]`, name);
+            if (seen.has(node.id)) check.fail(`nodes[${i}].id`, `${JSON.stringify(node.id)} appears twice`);
+            seen.add(node.id);
+            return node;
+          })
+          .sort(byId),
+      );
+    }
   }
   if (options.requireNodes && nodes.length === 0) check.fail('nodes', 'must list at least one node');
 
@@ -247,6 +259,9 @@ export function encodedNodeBytes(service: Service, node: Node): number {
  * IPv6 with an optional zone id, and DNS host names; ports 1..65535 in plain decimal.
  */
 export function addressProblem(address: string, rejectLocalhost = false): string | undefined {
+  // The common case in one match: every node an mDNS browser hears has an address of this shape.
+  const plain = IPV4_PORT.exec(address);
+  if (plain && Number(plain[1]) <= 65535) return undefined;
   const parsed = splitHostPort(address);
   if (!parsed) return 'is not host:port (IPv6 goes in brackets: [::1]:8080)';
   const { host, port } = parsed;

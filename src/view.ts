@@ -63,7 +63,7 @@ export class ServiceView implements WatchSource {
     else this.#services.set(service.name, new Map([[service.version, service]]));
     this.#answers.delete(service.name);
     this.#summaries = undefined;
-    this.hub.notify(service.name, serviceKey(service.name, service.version), before);
+    this.hub.notify(service.name, serviceKey(service.name, service.version), before, service.nodes.length === 0 ? undefined : service);
   }
 
   /** Replaces every version of `name` at once (a backend answered for the whole name). */
@@ -84,6 +84,11 @@ export class ServiceView implements WatchSource {
    */
   putNode(service: Service, node: Node): void {
     const current = this.#services.get(service.name)?.get(service.version);
+    // A first node, already the service's only one: nothing to merge.
+    if (!current && service.nodes.length === 1 && service.nodes[0] === node) {
+      this.set(service);
+      return;
+    }
     const others = current ? current.nodes.filter((n) => n.id !== node.id) : [];
     this.set(withNodes(service, [...others, node]));
   }

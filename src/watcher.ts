@@ -67,13 +67,13 @@ export class WatchHub {
   }
 
   /**
-   * Records that `key` (of service `name`) changed; `before` is its state before the change.
+   * Records that `key` (of service `name`) changed from `before` to `after` (undefined: gone).
    * Call after the view holds the new state. O(watchers in scope), never waits for a consumer.
    */
-  notify(name: string, key: string, before: Service | undefined): void {
-    for (const w of this.#all) w.mark(key, before);
+  notify(name: string, key: string, before: Service | undefined, after: Service | undefined): void {
+    for (const w of this.#all) w.mark(key, before, after);
     const named = this.#byName.get(name);
-    if (named) for (const w of named) w.mark(key, before);
+    if (named) for (const w of named) w.mark(key, before, after);
   }
 
   watch(options: WatchOptions = {}, owner: WatchOwner = detachedOwner()): Watcher {
@@ -180,9 +180,17 @@ class ViewWatcher implements Watcher {
     );
   }
 
-  /** @internal Records a change of `key`; `before` is the view's state before it. */
-  mark(key: string, before: Service | undefined): void {
+  /** @internal Records a change of `key` from `before` to `after` (the view's state now). */
+  mark(key: string, before: Service | undefined, after: Service | undefined): void {
     if (this.#done || this.#resync) return;
+    if (this.#waiter && this.#pending.size === 0) {
+      // The consumer is waiting and has seen everything else: this change is the next event as it stands.
+      this.#unsynced?.delete(key);
+      const event = buildEvent(before, after);
+      if (event) this.#deliver(event);
+      else this.#checkSynced();
+      return;
+    }
     if (!this.#pending.has(key)) {
       if (this.#pending.size >= this.#maxPending) {
         // Coalescing cannot keep up: forget the details, the consumer gets the whole state instead.

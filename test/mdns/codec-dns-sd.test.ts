@@ -90,6 +90,13 @@ describe('dns-sd codec: TXT', () => {
     assert.deepEqual(decoded.nodeMetadata, { protocol: 'http' });
   });
 
+  it('decode: keys fold case for ASCII only, so a raw UTF-8 key from another publisher keeps its bytes', () => {
+    const txt = ['txtvers=1', 'name=greeter', 'id=n1', 'n.Größe=L', 'N.GRÖSSE=x'].map((s) => Buffer.from(s));
+    const decoded = codec.decode('n1._rollcall._tcp.local', txt) as DecodedInstance;
+    assert.equal(typeof decoded, 'object', String(decoded));
+    assert.deepEqual(decoded.nodeMetadata, { größe: 'L', grÖsse: 'x' });
+  });
+
   it('decode: refuses what is not ours with a reason', () => {
     const reason = (list: string[]) =>
       codec.decode(

@@ -13,6 +13,7 @@ import {
   packQuery,
   packResponses,
   type Rr,
+  rdataKey,
 } from '../../src/adapters/mdns/packet.js';
 
 const require = createRequire(import.meta.url);
@@ -158,6 +159,27 @@ describe('packet: records', () => {
         fromDecoded(raw);
       }),
       { numRuns: 2000 },
+    );
+  });
+});
+
+describe('packet: record identity', () => {
+  it('TXT key: the same for strings read in place from a packet and for strings built one by one', () => {
+    const strings = fc.array(fc.uint8Array({ maxLength: 255 }), { minLength: 1, maxLength: 12 });
+    fc.assert(
+      fc.property(strings, (raw) => {
+        const data = raw.map((a) => Buffer.from(a));
+        const buf = encodeMessage(query({ response: true, answers: [{ name: 'a.local', type: 'TXT', ttl: 1, flush: true, data }] }));
+        const heard = decode(buf) as Message;
+        const rr = heard.answers[0] as Rr;
+        assert.equal(rdataKey(rr), rdataKey({ type: 'TXT', data }));
+        // ... and differs as soon as one byte or one boundary does.
+        if (data.length > 1 && (data[0] as Buffer).length > 0) {
+          const moved = [Buffer.concat([data[0] as Buffer, data[1] as Buffer]), ...data.slice(2)];
+          assert.notEqual(rdataKey({ type: 'TXT', data: moved }), rdataKey(rr));
+        }
+      }),
+      { numRuns: 500 },
     );
   });
 });

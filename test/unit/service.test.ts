@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { isIPv4 } from 'node:net';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { isRollcallError } from '../../src/index.js';
@@ -26,6 +27,20 @@ describe('service: addresses', () => {
   it('refuses localhost only where asked (networked adapters)', () => {
     assert.equal(addressProblem('localhost:80'), undefined);
     assert.match(addressProblem('localhost:80', true) ?? '', /localhost/);
+  });
+  it('IPv4 fast path: agrees with the general rule (node:net isIPv4, ports 1..65535) on near-miss addresses', () => {
+    const octet = fc.oneof(fc.integer({ min: 0, max: 300 }).map(String), fc.constantFrom('00', '01', '007', '', 'a', '1e1'));
+    const port = fc.oneof(fc.integer({ min: 0, max: 70_000 }).map(String), fc.constantFrom('08080', '0', '', '+1', '80a'));
+    fc.assert(
+      fc.property(fc.array(octet, { minLength: 3, maxLength: 5 }), port, (octets, p) => {
+        const host = octets.join('.');
+        const address = `${host}:${p}`;
+        const valid = isIPv4(host) && /^[0-9]{1,5}$/.test(p) && Number(p) >= 1 && Number(p) <= 65535;
+        // Hosts of digits and dots are IPv4 or nothing; others are host names, another rule.
+        if (/^[0-9.]*$/.test(host)) assert.equal(addressProblem(address) === undefined, valid, address);
+      }),
+      { numRuns: 3000 },
+    );
   });
   it('splits bracketed IPv6 with a zone', () => assert.deepEqual(splitHostPort('[fe80::1%eth0]:80'), { host: 'fe80::1%eth0', port: '80' }));
 });

@@ -39,6 +39,33 @@ describe('watcher', () => {
     w.stop();
   });
 
+  it('waiting consumer: each change is its own event, in order, also when a second change follows in the same turn', async () => {
+    const view = new ServiceView({ adapter: 'test' });
+    const w = view.watch();
+    await w.synced;
+    const first = w.next();
+    view.set(svc('a', '1', ['a1']));
+    view.set(svc('a', '1', ['a1', 'a2']));
+    const created = (await first).value as WatchEvent;
+    assert.ok(created.type === 'create');
+    assert.deepEqual(
+      created.service.nodes.map((n) => n.id),
+      ['a1'],
+      'the event delivered at once carries the state of its own change',
+    );
+    const updated = (await w.next()).value as WatchEvent;
+    assert.ok(updated.type === 'update');
+    assert.deepEqual(
+      updated.added.map((n) => n.id),
+      ['a2'],
+    );
+    const third = w.next();
+    view.set(svc('a', '1', []));
+    const deleted = (await third).value as WatchEvent;
+    assert.equal(deleted.type, 'delete');
+    w.stop();
+  });
+
   it('coalescing: a slow consumer gets one event per (name, version) carrying the final state', async () => {
     const view = new ServiceView({ adapter: 'test' });
     const w = view.watch();

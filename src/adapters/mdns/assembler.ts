@@ -9,12 +9,9 @@ import type { Service } from '../../registry.js';
 import { joinHostPort, normalizeService } from '../../service.js';
 import type { ServiceView } from '../../view.js';
 import type { CachedRecord, RecordCache } from './cache.js';
-import type { Codec, DecodedInstance } from './codec.js';
+import type { Codec } from './codec.js';
 import { foldName } from './names.js';
 import type { SrvData } from './packet.js';
-
-/** Decoded TXTs are remembered by content: re-announcements of an unchanged node cost a lookup. */
-const MAX_DECODE_MEMO = 2048;
 
 export interface AssemblerHost {
   codec: Codec;
@@ -25,7 +22,8 @@ export interface AssemblerHost {
 
 interface Assembled {
   /** TXT content and address: when both are unchanged, so is the node. */
-  readonly memo: string;
+  readonly txtKey: string;
+  readonly address: string;
   /** name, version and node id: where the node sits in the view. */
   readonly key: string;
   readonly service: Service;
@@ -52,7 +50,8 @@ export class Assembler {
   readonly #hostRefs = new Map<string, Set<string>>();
   /** The reverse, so a ref can be dropped when the SRV goes, even for an instance never complete. */
   readonly #refOf = new Map<string, string>();
-  readonly #decoded = new Map<string, DecodedInstance | string>();
+  /** folded instance -> the TXT (rdata key) and address it was dropped for: one report per bad node, not one per announcement. */
+  readonly #rejected = new Map<string, { readonly txtKey: string; readonly address: string }>();
 
   constructor(host: AssemblerHost) {
     this.#h = host;
@@ -103,6 +102,7 @@ export class Assembler {
     if (!srv || !txt) {
       this.remove(fname);
       if (!srv) this.#unref(fname);
+      if (!txt) this.#rejected.delete(fname);
       return { complete: false, name: srv?.rr.name ?? txt?.rr.name ?? fname, missingRecords: { srv: !srv, txt: !txt } };
     }
     const data = srv.rr.data as SrvData;
@@ -113,9 +113,11 @@ export class Assembler {
       this.remove(fname);
       return { complete: false, name: srv.rr.name, missingHost: data.target };
     }
-    const memo = `${txt.key}|${address}`;
-    if (before?.memo === memo) return { complete: true, name: srv.rr.name };
-    const service = this.#decode(srv.rr.name, txt, address);
+    if (before?.txtKey === txt.key && before.address === address) return { complete: true, name: srv.rr.name };
+    const rejected = this.#rejected.get(fname);
+    const known = rejected?.txtKey === txt.key && rejected.address === address;
+    const service = known ? undefined : this.#decode(fname, srv.rr.name, txt, address);
+    if (rejected && service) this.#rejected.delete(fname);
     const node = service?.nodes[0];
     if (!service || !node) {
       this.remove(fname);
@@ -123,7 +125,7 @@ export class Assembler {
     }
     const key = `${service.name}\u0000${service.version}\u0000${node.id}`;
     if (before && before.key !== key) this.remove(fname);
-    this.#instances.set(fname, { memo, key, service, host });
+    this.#instances.set(fname, { txtKey: txt.key, address, key, service, host });
     let owners = this.#owners.get(key);
     if (!owners) this.#owners.set(key, (owners = new Set()));
     owners.add(fname);
@@ -145,15 +147,12 @@ export class Assembler {
     return undefined;
   }
 
-  #decode(instance: string, txt: CachedRecord, address: string): Service | undefined {
-    let decoded = this.#decoded.get(txt.key);
-    if (decoded === undefined) {
-      decoded = this.#h.codec.decode(instance, txt.rr.data as readonly Buffer[]);
-      if (this.#decoded.size >= MAX_DECODE_MEMO) this.#decoded.clear();
-      this.#decoded.set(txt.key, decoded);
-      if (typeof decoded === 'string') this.#h.noteDrop(`unreadable TXT of ${instance}: ${decoded}`);
+  #decode(fname: string, instance: string, txt: CachedRecord, address: string): Service | undefined {
+    const decoded = this.#h.codec.decode(instance, txt.rr.data as readonly Buffer[]);
+    if (typeof decoded === 'string') {
+      this.#reject(fname, txt, address, `unreadable TXT of ${instance}: ${decoded}`);
+      return undefined;
     }
-    if (typeof decoded === 'string') return undefined;
     try {
       // The one gate every node passes, registered here or heard from the network.
       return normalizeService(
@@ -168,10 +167,14 @@ export class Assembler {
         { adapter: 'mdns', requireNodes: true, checkEncodedSize: false },
       );
     } catch (error) {
-      this.#h.noteDrop(`invalid node in TXT of ${instance}: ${(error as Error).message}`);
-      this.#decoded.set(txt.key, 'invalid');
+      this.#reject(fname, txt, address, `invalid node in TXT of ${instance}: ${(error as Error).message}`);
       return undefined;
     }
+  }
+
+  #reject(fname: string, txt: CachedRecord, address: string, reason: string): void {
+    this.#rejected.set(fname, { txtKey: txt.key, address });
+    this.#h.noteDrop(reason);
   }
 
   /** Takes an instance's node out of the view, unless another instance still describes the same node. */

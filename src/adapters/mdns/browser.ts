@@ -11,7 +11,7 @@ import type { ServiceView } from '../../view.js';
 import type { WatchInterest } from '../../watcher.js';
 import type { Arrival } from './answers.js';
 import { Assembler } from './assembler.js';
-import { type CachedRecord, RecordCache } from './cache.js';
+import { type CachedRecord, lastRefresh, RecordCache } from './cache.js';
 import type { Codec } from './codec.js';
 import { HeardQuestions } from './heard-questions.js';
 import { Interest } from './interest.js';
@@ -276,46 +276,57 @@ export class Browser {
     // A unique record's refresh asks for a unicast answer (RFC 6762 §5.4) when nothing else listens on our port:
     // the responder may then answer though it multicast the record less than a second ago.
     const unique = rr.type !== 'PTR';
-    this.#resolver.ask({ name: rr.name, type: rr.type, qu: unique && !this.#h.portShared() }, unique && record.refresh.length === 0);
+    this.#resolver.ask({ name: rr.name, type: rr.type, qu: unique && !this.#h.portShared() }, unique && lastRefresh(record));
   }
 
   // --- Receiving ---
 
   /** Takes in a response heard on `iface`. Synchronous: the view (and watchers) change before it returns. */
   onResponse(message: Message, iface: string, source: string): void {
-    const codec = this.#h.codec;
     const now = this.#h.now();
     const touched = new Set<string>();
-    const records = [...message.answers, ...message.additionals];
-    for (const rr of records) {
-      if (rr.type === 'A' || rr.type === 'AAAA') continue;
-      const fname = rr.fname ?? foldName(rr.name);
-      if (rr.type === 'PTR' ? !codec.isBrowseName(fname) : !codec.isInstance(fname)) continue;
-      const result = this.cache.add(rr, iface, now);
-      if (result === 'full') this.#h.noteDrop('record cache full', source);
-      if (result === 'full' || result === 'ignored') continue;
-      if (rr.type === 'PTR') {
-        const target = foldName(rr.data as string);
-        if (codec.isInstance(target) && !this.#assembler.has(target)) touched.add(target);
-        const listed = codec.listedService(rr.name, rr.data as string);
-        if (listed !== undefined && rr.ttl > 0) this.#adopt(listed);
-      } else {
-        touched.add(fname);
-        if (rr.type === 'SRV') this.#assembler.ref(foldName((rr.data as SrvData).target), fname);
-      }
-    }
-    for (const rr of records) {
-      if (rr.type !== 'A' && rr.type !== 'AAAA') continue;
-      const fname = rr.fname ?? foldName(rr.name);
-      const users = this.#assembler.usersOf(fname);
-      if (!users) continue;
-      const result = this.cache.add(rr, iface, now);
-      if (result === 'full') this.#h.noteDrop('record cache full', source);
-      // A renewal changes no node, and one host's address record is shared by all its nodes: only news counts.
-      else if (result === 'new' || result === 'revived') for (const inst of users) touched.add(inst);
-    }
+    // Names first, then addresses: an address record matters only to instances whose SRV names its host.
+    for (const rr of message.answers) this.#takeRecord(rr, iface, source, now, touched);
+    for (const rr of message.additionals) this.#takeRecord(rr, iface, source, now, touched);
+    for (const rr of message.answers) this.#takeAddress(rr, iface, source, now, touched);
+    for (const rr of message.additionals) this.#takeAddress(rr, iface, source, now, touched);
     for (const inst of touched) this.#assemble(inst);
-    for (const waiter of [...this.#waiters]) waiter();
+    if (this.#waiters.size > 0) for (const waiter of [...this.#waiters]) waiter();
+  }
+
+  /** Caches a PTR, SRV or TXT of this profile and notes the instance it concerns. */
+  #takeRecord(rr: Rr, iface: string, source: string, now: number, touched: Set<string>): void {
+    const type = rr.type;
+    if (type === 'A' || type === 'AAAA') return;
+    const codec = this.#h.codec;
+    const fname = rr.fname ?? foldName(rr.name);
+    if (type === 'PTR' ? !codec.isBrowseName(fname) : !codec.isInstance(fname)) return;
+    const result = this.cache.add(rr, iface, now);
+    if (result === 'ignored') return;
+    if (result === 'full') {
+      this.#h.noteDrop('record cache full', source);
+      return;
+    }
+    if (type === 'PTR') {
+      const target = foldName(rr.data as string);
+      if (codec.isInstance(target) && !this.#assembler.has(target)) touched.add(target);
+      const listed = codec.listedService(rr.name, rr.data as string);
+      if (listed !== undefined && rr.ttl > 0) this.#adopt(listed);
+    } else {
+      touched.add(fname);
+      if (type === 'SRV') this.#assembler.ref(foldName((rr.data as SrvData).target), fname);
+    }
+  }
+
+  /** Caches an address record some known instance's SRV points at; news of it touches those instances. */
+  #takeAddress(rr: Rr, iface: string, source: string, now: number, touched: Set<string>): void {
+    if (rr.type !== 'A' && rr.type !== 'AAAA') return;
+    const users = this.#assembler.usersOf(rr.fname ?? foldName(rr.name));
+    if (!users) return;
+    const result = this.cache.add(rr, iface, now);
+    if (result === 'full') this.#h.noteDrop('record cache full', source);
+    // A renewal changes no node, and one host's address record is shared by all its nodes: only news counts.
+    else if (result === 'new' || result === 'revived') for (const inst of users) touched.add(inst);
   }
 
   /** Go Micro's listing named a service: while someone browses everything, query that service too. */

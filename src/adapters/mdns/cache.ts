@@ -7,14 +7,16 @@
  * @module
  */
 import { foldName } from './names.js';
-import { type Rr, type RrType, recordKey } from './packet.js';
+import { type Rr, type RrType, rdataKey } from './packet.js';
 
 /** RFC 6762 §10.1 and §10.2: one second of grace after a goodbye or a cache flush. */
 export const GRACE_MS = 1000;
 const REFRESH_POINTS = [0.8, 0.85, 0.9, 0.95];
+const NO_REFRESH = Number.POSITIVE_INFINITY;
 
 export interface CachedRecord {
   rr: Rr;
+  /** The record's rdata key ({@link rdataKey}): its identity among the records of its name and type. */
   readonly key: string;
   readonly fname: string;
   /** The interface it arrived on (link-local addresses need it as their zone). */
@@ -22,8 +24,10 @@ export interface CachedRecord {
   receivedAt: number;
   expiresAt: number;
   goodbye: boolean;
-  /** Refresh times still ahead, earliest first. */
-  refresh: number[];
+  /** When the next refresh point is due; infinite once none is left (or after a goodbye). */
+  refreshAt: number;
+  /** Index in REFRESH_POINTS of that next point. */
+  refreshStep: number;
 }
 
 export type AddResult = 'new' | 'renewed' | 'revived' | 'goodbye' | 'ignored' | 'full';
@@ -35,12 +39,23 @@ export interface CacheEvents {
   refresh(record: CachedRecord): void;
 }
 
-function refreshTimes(now: number, ttlMs: number): number[] {
-  return REFRESH_POINTS.map((p) => now + ttlMs * (p + Math.random() * 0.02));
+/** Whether this record has refresh points left after the one just due. */
+export function lastRefresh(record: CachedRecord): boolean {
+  return record.refreshAt === NO_REFRESH;
 }
 
+/** The refresh point `step` of a record heard at `receivedAt` (with up to 2 % jitter), or never. */
+function refreshPoint(record: CachedRecord, step: number): number {
+  const point = REFRESH_POINTS[step];
+  if (point === undefined) return NO_REFRESH;
+  return record.receivedAt + record.rr.ttl * 1000 * (point + Math.random() * 0.02);
+}
+
+/** One owner name's records, a map (rdata key -> record) per type. */
+type NameEntry = { [T in RrType]?: Map<string, CachedRecord> };
+
 export class RecordCache {
-  readonly #buckets = new Map<string, Map<string, CachedRecord>>();
+  readonly #names = new Map<string, NameEntry>();
   readonly #events: CacheEvents;
   readonly #max: number;
   readonly #now: () => number;
@@ -60,9 +75,9 @@ export class RecordCache {
 
   add(rr: Rr, iface: string, now = this.#now()): AddResult {
     const fname = rr.fname ?? foldName(rr.name);
-    const bucketKey = `${fname}\u0000${rr.type}`;
-    let bucket = this.#buckets.get(bucketKey);
-    const key = recordKey(rr);
+    let entry = this.#names.get(fname);
+    let bucket = entry?.[rr.type];
+    const key = rdataKey(rr);
     const existing = bucket?.get(key);
     if (rr.ttl === 0) {
       if (!existing) return 'ignored';
@@ -71,59 +86,64 @@ export class RecordCache {
       for (const r of rr.flush && bucket ? bucket.values() : [existing]) {
         r.goodbye = true;
         r.expiresAt = Math.min(r.expiresAt, now + GRACE_MS);
-        r.refresh = [];
+        r.refreshAt = NO_REFRESH;
       }
       this.#schedule(now + GRACE_MS);
       return 'goodbye';
     }
-    if (rr.flush && bucket) {
+    if (rr.flush && bucket && bucket.size > (existing ? 1 : 0)) {
       for (const other of bucket.values()) {
         if (other.key === key || other.receivedAt >= now - GRACE_MS || other.expiresAt <= now + GRACE_MS) continue;
         other.expiresAt = now + GRACE_MS;
-        other.refresh = [];
+        other.refreshAt = NO_REFRESH;
         this.#schedule(other.expiresAt);
       }
     }
-    const ttlMs = rr.ttl * 1000;
     if (existing) {
       const revived = existing.goodbye;
       existing.rr = rr;
       existing.iface = iface;
       existing.receivedAt = now;
-      existing.expiresAt = now + ttlMs;
+      existing.expiresAt = now + rr.ttl * 1000;
       existing.goodbye = false;
-      existing.refresh = refreshTimes(now, ttlMs);
-      this.#schedule(existing.refresh[0] as number);
+      existing.refreshStep = 0;
+      existing.refreshAt = refreshPoint(existing, 0);
+      this.#schedule(existing.refreshAt);
       return revived ? 'revived' : 'renewed';
     }
     if (this.#size >= this.#max) return 'full';
-    if (!bucket) this.#buckets.set(bucketKey, (bucket = new Map()));
+    if (!entry) this.#names.set(fname, (entry = {}));
+    if (!bucket) entry[rr.type] = bucket = new Map();
     const record: CachedRecord = {
       rr,
       key,
       fname,
       iface,
       receivedAt: now,
-      expiresAt: now + ttlMs,
+      expiresAt: now + rr.ttl * 1000,
       goodbye: false,
-      refresh: refreshTimes(now, ttlMs),
+      refreshAt: NO_REFRESH,
+      refreshStep: 0,
     };
+    record.refreshAt = refreshPoint(record, 0);
     bucket.set(key, record);
     this.#size++;
-    this.#schedule(record.refresh[0] as number);
+    this.#schedule(record.refreshAt);
     return 'new';
   }
 
   /** Live records of a (folded name, type), in no particular order. */
   get(fname: string, type: RrType): CachedRecord[] {
-    const bucket = this.#buckets.get(`${fname}\u0000${type}`);
+    const bucket = this.#names.get(fname)?.[type];
     return bucket ? [...bucket.values()] : [];
   }
 
   /** The record to believe for a unique (name, type): the latest received, a goodbye only when nothing else is left. */
   newest(fname: string, type: RrType): CachedRecord | undefined {
+    const bucket = this.#names.get(fname)?.[type];
+    if (!bucket) return undefined;
     let best: CachedRecord | undefined;
-    for (const r of this.#buckets.get(`${fname}\u0000${type}`)?.values() ?? []) {
+    for (const r of bucket.values()) {
       if (!best || (best.goodbye && !r.goodbye) || (best.goodbye === r.goodbye && r.receivedAt >= best.receivedAt)) best = r;
     }
     return best;
@@ -135,10 +155,10 @@ export class RecordCache {
    */
   knownAnswers(fname: string, type: RrType, accept: (r: CachedRecord) => boolean, now = this.#now()): Rr[] {
     const out: Rr[] = [];
-    for (const r of this.get(fname, type)) {
+    for (const r of this.#names.get(fname)?.[type]?.values() ?? []) {
       if (r.goodbye || !accept(r)) continue;
       const left = (r.expiresAt - now) / 1000;
-      if (left > r.rr.ttl / 2) out.push({ ...r.rr, ttl: Math.floor(left), flush: false });
+      if (left > r.rr.ttl / 2) out.push({ name: r.rr.name, fname, type, ttl: Math.floor(left), flush: false, data: r.rr.data });
     }
     return out;
   }
@@ -146,7 +166,7 @@ export class RecordCache {
   clear(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.#buckets.clear();
+    this.#names.clear();
     this.#size = 0;
   }
 
@@ -164,31 +184,35 @@ export class RecordCache {
     this.#timerAt = Number.POSITIVE_INFINITY;
     const now = this.#now();
     let next = Number.POSITIVE_INFINITY;
-    const expired = new Set<string>();
+    const expired: Array<[string, RrType]> = [];
     const due: CachedRecord[] = [];
-    for (const [bucketKey, bucket] of this.#buckets) {
-      for (const [key, r] of bucket) {
-        if (r.expiresAt <= now) {
-          bucket.delete(key);
-          this.#size--;
-          expired.add(bucketKey);
-          continue;
+    for (const [fname, entry] of this.#names) {
+      let left = 0;
+      for (const type of Object.keys(entry) as RrType[]) {
+        const bucket = entry[type] as Map<string, CachedRecord>;
+        let gone = false;
+        for (const [key, r] of bucket) {
+          if (r.expiresAt <= now) {
+            bucket.delete(key);
+            this.#size--;
+            gone = true;
+            continue;
+          }
+          if (r.refreshAt <= now) {
+            // Points passed while the process slept are skipped, not fired one after another.
+            while (r.refreshAt <= now) r.refreshAt = refreshPoint(r, ++r.refreshStep);
+            due.push(r);
+          }
+          next = Math.min(next, r.expiresAt, r.refreshAt);
         }
-        let fired = false;
-        while (r.refresh.length > 0 && (r.refresh[0] as number) <= now) {
-          r.refresh.shift();
-          fired = true;
-        }
-        if (fired) due.push(r);
-        next = Math.min(next, r.expiresAt, r.refresh[0] ?? Number.POSITIVE_INFINITY);
+        if (gone) expired.push([fname, type]);
+        if (bucket.size === 0) delete entry[type];
+        else left++;
       }
-      if (bucket.size === 0) this.#buckets.delete(bucketKey);
+      if (left === 0) this.#names.delete(fname);
     }
     if (next !== Number.POSITIVE_INFINITY) this.#schedule(next);
     for (const r of due) this.#events.refresh(r);
-    for (const bucketKey of expired) {
-      const sep = bucketKey.indexOf('\u0000');
-      this.#events.expired(bucketKey.slice(0, sep), bucketKey.slice(sep + 1) as RrType);
-    }
+    for (const [fname, type] of expired) this.#events.expired(fname, type);
   }
 }

@@ -67,32 +67,64 @@ export function keyValue(key: string, value: string | Buffer): Buffer[] {
   return out;
 }
 
-/** TXT strings as a key -> value map: first occurrence wins and keys compare case-insensitively (RFC 6763 §6.4). */
-export function parseTxt(strings: readonly Buffer[]): Map<string, Buffer> {
-  const out = new Map<string, Buffer>();
+/**
+ * TXT strings as a key -> value map: first occurrence wins and keys compare case-insensitively
+ * (RFC 6763 §6.4). Values are Latin-1 strings, one char per byte (see {@link txtText}).
+ */
+export function parseTxt(strings: readonly Buffer[]): Map<string, string> {
+  return readTxt(strings).map;
+}
+
+interface TxtMap {
+  readonly map: Map<string, string>;
+  /** Some key continues in `key+1`... (a value over 255 bytes). */
+  readonly continued: boolean;
+  /** Some key carries metadata or an endpoint (`s.`, `n.`, `e.`). */
+  readonly extra: boolean;
+}
+
+// Each string is read as Latin-1 (byte for byte) once; the rest is string work, which is cheaper
+// than slicing and converting buffers, and a value over several strings is a plain concatenation.
+function readTxt(strings: readonly Buffer[]): TxtMap {
+  const map = new Map<string, string>();
+  let continued = false;
+  let extra = false;
   for (const s of strings) {
-    const eq = s.indexOf(0x3d);
+    const str = s.toString('latin1');
+    const eq = str.indexOf('=');
     if (eq <= 0) continue;
-    const key = s.subarray(0, eq).toString('latin1').toLowerCase();
-    if (!out.has(key)) out.set(key, s.subarray(eq + 1));
+    const key = asciiLower(str.slice(0, eq));
+    if (map.has(key)) continue;
+    map.set(key, str.slice(eq + 1));
+    continued ||= key.includes('+');
+    extra ||= key.charCodeAt(1) === 0x2e; // `x.`
   }
-  return out;
+  return { map, continued, extra };
 }
 
-function joined(map: Map<string, Buffer>, key: string): Buffer | undefined {
-  const first = map.get(key);
-  if (first === undefined) return undefined;
-  const parts = [first];
+function joined(txt: TxtMap, key: string): string | undefined {
+  const first = txt.map.get(key);
+  if (first === undefined || !txt.continued) return first;
+  let value = first;
   for (let i = 1; ; i++) {
-    const next = map.get(`${key}+${i}`);
-    if (next === undefined) break;
-    parts.push(next);
+    const next = txt.map.get(`${key}+${i}`);
+    if (next === undefined) return value;
+    value += next;
   }
-  return parts.length === 1 ? first : Buffer.concat(parts);
 }
 
-function text(buf: Buffer | undefined): string | undefined {
-  return buf === undefined || !isUtf8(buf) ? undefined : buf.toString('utf8');
+const NON_ASCII = /[\u0080-\uffff]/;
+
+/** Keys compare case-insensitively for ASCII only: other bytes (of a UTF-8 key, say) stay as they are. */
+function asciiLower(key: string): string {
+  return /[A-Z]/.test(key) ? key.replace(/[A-Z]+/g, (s) => s.toLowerCase()) : key;
+}
+
+/** A Latin-1 string of TXT bytes as the text they encode in UTF-8; undefined when they are not UTF-8. */
+export function txtText(latin1: string | undefined): string | undefined {
+  if (latin1 === undefined || !NON_ASCII.test(latin1)) return latin1;
+  const bytes = Buffer.from(latin1, 'latin1');
+  return isUtf8(bytes) ? bytes.toString('utf8') : undefined;
 }
 
 export class DnsSdCodec implements Codec {
@@ -103,13 +135,15 @@ export class DnsSdCodec implements Codec {
   readonly srvWeight = 0;
   readonly browseAll: string;
   readonly #type: string;
+  readonly #folded: string;
   readonly #suffix: string;
   readonly #subSuffix: string;
 
   constructor(readonly domain = 'local') {
     this.#type = `${SERVICE_TYPE}.${domain}`;
     this.browseAll = this.#type;
-    this.#suffix = `.${foldName(this.#type)}`;
+    this.#folded = foldName(this.#type);
+    this.#suffix = `.${this.#folded}`;
     this.#subSuffix = `._sub${this.#suffix}`;
   }
 
@@ -171,7 +205,7 @@ export class DnsSdCodec implements Codec {
   }
 
   isBrowseName(folded: string): boolean {
-    return folded === this.#suffix.slice(1) || folded.endsWith(this.#subSuffix);
+    return folded === this.#folded || folded.endsWith(this.#subSuffix);
   }
 
   listedService(): undefined {
@@ -179,25 +213,26 @@ export class DnsSdCodec implements Codec {
   }
 
   decode(_instance: string, strings: readonly Buffer[]): DecodedInstance | string {
-    const map = parseTxt(strings);
-    const version = text(map.get('txtvers'));
+    const txt = readTxt(strings);
+    const version = txtText(txt.map.get('txtvers'));
     if (version !== TXT_VERSION) return version === undefined ? 'TXT without txtvers' : `unsupported txtvers ${JSON.stringify(version)}`;
-    const name = text(joined(map, 'name'));
-    const nodeId = text(joined(map, 'id'));
+    const name = txtText(joined(txt, 'name'));
+    const nodeId = txtText(joined(txt, 'id'));
     if (!name || !nodeId) return 'TXT without name or id';
     const metadata: Record<string, string> = {};
     const nodeMetadata: Record<string, string> = {};
     const endpoints: unknown[] = [];
-    for (const key of map.keys()) {
-      if (/\+\d+$/.test(key)) continue;
+    for (const key of txt.extra ? txt.map.keys() : []) {
       const prefix = key.slice(0, 2);
+      if (prefix !== 's.' && prefix !== 'n.' && prefix !== 'e.') continue;
+      if (/\+\d+$/.test(key)) continue;
       if (prefix === 's.' || prefix === 'n.') {
         const original = unescapeKey(key.slice(2));
-        const value = text(joined(map, key));
+        const value = txtText(joined(txt, key));
         if (original === undefined || value === undefined) return `unreadable metadata key ${JSON.stringify(key)}`;
         (prefix === 's.' ? metadata : nodeMetadata)[original] = value;
-      } else if (prefix === 'e.' && /^e\.\d{1,4}$/.test(key)) {
-        const json = text(joined(map, key));
+      } else if (/^e\.\d{1,4}$/.test(key)) {
+        const json = txtText(joined(txt, key));
         try {
           endpoints.push(JSON.parse(json ?? ''));
         } catch {
@@ -205,6 +240,6 @@ export class DnsSdCodec implements Codec {
         }
       }
     }
-    return { name, version: text(joined(map, 'version')) ?? '', metadata, endpoints, nodeId, nodeMetadata };
+    return { name, version: txtText(joined(txt, 'version')) ?? '', metadata, endpoints, nodeId, nodeMetadata };
   }
 }

@@ -142,35 +142,45 @@ function toQuestion(raw: unknown): Question | undefined | string {
   return { name: q.name, type: q.type, qu: (klass & QU_BIT) !== 0 };
 }
 
+/**
+ * The records we use, validated where dns-packet left them: its record objects already have our
+ * shape, so a valid one is kept (with its folded name added) rather than copied. Receiving is the
+ * hot path of a browser, and every object not made is memory a sleeping process need not touch.
+ */
 function toRecords(list: unknown[]): Rr[] | string {
   const out: Rr[] = [];
   for (const raw of list) {
-    const r = raw as RawRecord;
+    const r = raw as RawRecord & { fname?: string };
     if (typeof r?.name !== 'string' || typeof r.type !== 'string') return 'malformed record';
     // Types we do not use (NSEC, HINFO, OPT, ...) are legal and simply not ours.
     if (!RECORD_TYPES.has(r.type) || r.class !== 'IN') continue;
     if (typeof r.ttl !== 'number' || !Number.isInteger(r.ttl) || r.ttl < 0) return 'malformed ttl';
-    const data = toData(r.type as RrType, r.data);
-    if (data === undefined) return `malformed ${r.type} data`;
-    out.push({ name: r.name, fname: foldName(r.name), type: r.type as RrType, ttl: r.ttl, flush: r.flush === true, data });
+    if (!validData(r.type as RrType, r.data)) return `malformed ${r.type} data`;
+    if (r.flush !== true) r.flush = false;
+    r.fname = foldName(r.name);
+    out.push(r as Rr);
   }
   return out;
 }
 
-function toData(type: RrType, data: unknown): RrData | undefined {
+function validData(type: RrType, data: unknown): boolean {
   switch (type) {
     case 'A':
     case 'AAAA':
     case 'PTR':
-      return typeof data === 'string' && data.length > 0 ? data : undefined;
+      return typeof data === 'string' && data.length > 0;
     case 'TXT':
-      return Array.isArray(data) && data.every((d) => Buffer.isBuffer(d)) ? (data as Buffer[]) : undefined;
+      return Array.isArray(data) && data.every((d) => Buffer.isBuffer(d));
     case 'SRV': {
       const s = data as Partial<SrvData> | null;
-      if (typeof s !== 'object' || s === null) return undefined;
-      const { priority, weight, port, target } = s;
-      if (typeof target !== 'string' || ![priority, weight, port].every((n) => Number.isInteger(n))) return undefined;
-      return { priority: priority as number, weight: weight as number, port: port as number, target };
+      return (
+        typeof s === 'object' &&
+        s !== null &&
+        typeof s.target === 'string' &&
+        Number.isInteger(s.priority) &&
+        Number.isInteger(s.weight) &&
+        Number.isInteger(s.port)
+      );
     }
   }
 }
@@ -330,11 +340,44 @@ export function rdataKey(rr: Pick<Rr, 'type' | 'data'>): string {
       return `${s.priority} ${s.weight} ${s.port} ${foldName(s.target)}`;
     }
     case 'TXT':
-      // Latin-1 maps bytes to chars one to one: an exact key, and cheaper than hex.
-      return (rr.data as readonly Buffer[]).map((b) => `${b.length}:${b.toString('latin1')}`).join('\u0000');
+      return txtKey(rr.data as readonly Buffer[]);
     default:
       return (rr.data as string).toLowerCase();
   }
+}
+
+/**
+ * A TXT record's rdata as it is on the wire (each string after its length byte), one Latin-1 char
+ * per byte: exact, and cheaper than hex. Strings dns-packet decoded sit one after another in the
+ * packet, so then the whole rdata converts in one call.
+ */
+function txtKey(strings: readonly Buffer[]): string {
+  const first = strings[0];
+  if (first === undefined) return '';
+  let end = first.byteOffset + first.length;
+  let contiguous = first.byteOffset > 0;
+  for (let i = 1; contiguous && i < strings.length; i++) {
+    const s = strings[i] as Buffer;
+    contiguous = s.buffer === first.buffer && s.byteOffset === end + 1;
+    end = s.byteOffset + s.length;
+  }
+  if (contiguous) {
+    const start = first.byteOffset - 1;
+    const wire = Buffer.from(first.buffer, start, end - start);
+    // The length bytes must be there, not just any bytes before each string.
+    let at = 0;
+    for (const s of strings) {
+      if (wire[at] !== s.length) {
+        contiguous = false;
+        break;
+      }
+      at += s.length + 1;
+    }
+    if (contiguous) return wire.toString('latin1');
+  }
+  let key = '';
+  for (const s of strings) key += String.fromCharCode(s.length) + s.toString('latin1');
+  return key;
 }
 
 /** Name, type and rdata: what makes two records "the same record" (TTL and flush aside). */
