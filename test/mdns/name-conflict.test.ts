@@ -15,7 +15,9 @@ import { announcement, rawPeer } from './raw-peer.js';
 const require = createRequire(import.meta.url);
 const dnsPacket = createRequire(require.resolve('multicast-dns'))('dns-packet') as {
   decode(b: Buffer): { type: string; answers: Array<{ name: string; type: string; ttl: number; data: unknown }> };
+  encode(m: object): Buffer;
 };
+const dnsPacketEncode = (m: object) => dnsPacket.encode(m);
 
 const skip = lanSkipReason(['avahi']);
 
@@ -93,6 +95,48 @@ describe('mdns: name conflicts', { timeout: 120_000, skip }, () => {
     const stats = await ours.remoteStats();
     assert.equal(stats.retracted, 2);
     assert.equal((await ours.getService('held'))[0]?.nodes[0]?.id, 'held-node', 'the node lives on under its new name');
+  });
+
+  it('host name lost after announcing (§9): its address records are retracted (ours only) and nodes move to a new host name', async (t) => {
+    const { late, rival } = lan.hosts;
+    const ours = await spawnRegistry({ options: { kind: 'mdns' }, netns: late.netns });
+    t.after(() => ours.kill());
+    // The host name carries a random tag: learn it from our own second announcement.
+    const first = await late.capture();
+    await ours.register({ name: 'hosted', nodes: [{ id: 'hosted-node', address: `${late.address}:7100` }] });
+    await new Promise((r) => setTimeout(r, 1500));
+    const heard = (await first.stop()).packets.filter((p) => p.src === late.address).flatMap((p) => dnsPacket.decode(p.payload).answers);
+    const hostName = heard.find((a) => a.type === 'A' && a.data === late.address && a.ttl > 0)?.name;
+    if (!hostName?.endsWith('.local')) assert.fail(`our A record was announced: ${JSON.stringify(heard.map((a) => a.name))}`);
+    const lost = hostName.toLowerCase();
+
+    const capture = await late.capture();
+    // A rival answers for our host name with its own address, again and again: our re-probe hears it and loses.
+    const rivalA = Buffer.from(
+      dnsPacketEncode({ type: 'response', flags: 0x400, answers: [{ name: hostName, type: 'A', ttl: 120, flush: true, data: rival.address }] }),
+    ).toString('hex');
+    const peer = await rawPeer(rival, { mode: 'send', bind: rival.address, port: 5353, packets: [rivalA], repeat: 15, intervalMs: 200 });
+    await eventually(async () => Number((await ours.remoteStats()).retracted) >= 1, 10_000, 'the lost host name retracted', 200);
+    await peer.done;
+    await new Promise((r) => setTimeout(r, 1500));
+    const answers = (await capture.stop()).packets.filter((p) => p.src === late.address).flatMap((p) => dnsPacket.decode(p.payload).answers);
+    const goodbyes = answers.filter((a) => a.ttl === 0 && a.name.toLowerCase() === lost);
+    assert.deepEqual(
+      goodbyes.map((a) => [a.type, a.data]),
+      [['A', late.address]],
+      'one goodbye, for our address under the lost name; never for the rival',
+    );
+    const moved = answers.find((a) => a.type === 'SRV' && a.ttl > 0 && a.name.toLowerCase().startsWith('hosted-node.'));
+    const target = (moved?.data as { target?: string } | undefined)?.target?.toLowerCase();
+    assert.ok(target && target !== lost, `the node is announced again under a new host name (${target})`);
+    assert.ok(
+      answers.some((a) => a.type === 'A' && a.ttl > 0 && a.name.toLowerCase() === target && a.data === late.address),
+      'with our address under it',
+    );
+    const stats = await ours.remoteStats();
+    assert.equal(stats.retracted, 1, JSON.stringify(stats));
+    assert.ok(Number(stats.conflicts) >= 1);
+    assert.equal((await ours.getService('hosted'))[0]?.nodes[0]?.address, `${late.address}:7100`, 'the node itself is unchanged');
   });
 
   async function browseNames(prefix: string): Promise<string[]> {
