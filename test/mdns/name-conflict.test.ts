@@ -113,13 +113,19 @@ describe('mdns: name conflicts', { timeout: 120_000, skip }, () => {
     const capture = await late.capture();
     // A rival answers for our host name with its own address, again and again: our re-probe hears it and loses.
     const rivalA = Buffer.from(
-      dnsPacketEncode({ type: 'response', flags: 0x400, answers: [{ name: hostName, type: 'A', ttl: 120, flush: true, data: rival.address }] }),
+      dnsPacketEncode({
+        type: 'response',
+        flags: 0x400,
+        answers: [{ name: hostName, type: 'A', ttl: 120, flush: true, data: rival.address }],
+      }),
     ).toString('hex');
     const peer = await rawPeer(rival, { mode: 'send', bind: rival.address, port: 5353, packets: [rivalA], repeat: 15, intervalMs: 200 });
     await eventually(async () => Number((await ours.remoteStats()).retracted) >= 1, 10_000, 'the lost host name retracted', 200);
     await peer.done;
     await new Promise((r) => setTimeout(r, 1500));
-    const answers = (await capture.stop()).packets.filter((p) => p.src === late.address).flatMap((p) => dnsPacket.decode(p.payload).answers);
+    const answers = (await capture.stop()).packets
+      .filter((p) => p.src === late.address)
+      .flatMap((p) => dnsPacket.decode(p.payload).answers);
     const goodbyes = answers.filter((a) => a.ttl === 0 && a.name.toLowerCase() === lost);
     assert.deepEqual(
       goodbyes.map((a) => [a.type, a.data]),
