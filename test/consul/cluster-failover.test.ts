@@ -8,7 +8,8 @@ import { test } from 'node:test';
 import { createConsulRegistry } from '../../src/adapters/consul/index.js';
 import type { Registry } from '../../src/index.js';
 import { eventually, Recorder, recordedState, registryState, service, uniqueName } from '../conformance/helpers.js';
-import { requirePeer, startCluster } from '../peers/consul.js';
+import { requirePeer } from '../peers/consul.js';
+import { startCluster } from '../peers/consul-cluster.js';
 
 const TTL = 3_000;
 

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import { consulRequest, PeerUnavailableError, requirePeer, startCluster, startDevAgent } from './consul.js';
+import { consulRequest, PeerUnavailableError, requirePeer, startDevAgent } from './consul.js';
+import { startCluster } from './consul-cluster.js';
 
 function isAlive(pid: number): boolean {
   try {
