@@ -203,7 +203,7 @@ export function normalizeService(input: unknown, options: NormalizeOptions = {})
   const limits = check.limits;
 
   let endpoints: readonly Endpoint[] = noEndpoints;
-  if (raw.endpoints != null && !(Array.isArray(raw.endpoints) && raw.endpoints.length === 0)) {
+  if (raw.endpoints != null) {
     if (!Array.isArray(raw.endpoints)) check.fail('endpoints', `must be an array, got ${describe(raw.endpoints)}`);
     if (raw.endpoints.length > limits.maxEndpoints) {
       check.fail('endpoints', `has ${raw.endpoints.length} entries, over the ${limits.label} limit of ${limits.maxEndpoints}`, 'TOO_LARGE');
@@ -217,20 +217,17 @@ export function normalizeService(input: unknown, options: NormalizeOptions = {})
     if (raw.nodes.length > limits.maxNodes) {
       check.fail('nodes', `has ${raw.nodes.length} entries, over the ${limits.label} limit of ${limits.maxNodes}`, 'TOO_LARGE');
     }
-    if (raw.nodes.length === 1) nodes = Object.freeze([check.node(raw.nodes[0], 'nodes[0]', name)]);
-    else {
-      const seen = new Set<string>();
-      nodes = Object.freeze(
-        raw.nodes
-          .map((n, i) => {
-            const node = check.node(n, `nodes[${i}]`, name);
-            if (seen.has(node.id)) check.fail(`nodes[${i}].id`, `${JSON.stringify(node.id)} appears twice`);
-            seen.add(node.id);
-            return node;
-          })
-          .sort(byId),
-      );
+    const checked = raw.nodes.map((n, i) => check.node(n, `nodes[${i}]`, name));
+    const sorted = [...checked].sort(byId);
+    // Sorted, a repeated id sits next to itself: named at its second place in the input.
+    for (let i = 1; i < sorted.length; i++) {
+      const id = (sorted[i] as Node).id;
+      if (id !== (sorted[i - 1] as Node).id) continue;
+      const first = checked.findIndex((n) => n.id === id);
+      const second = checked.findIndex((n, j) => j > first && n.id === id);
+      check.fail(`nodes[${second}].id`, `${JSON.stringify(id)} appears twice`);
     }
+    nodes = Object.freeze(sorted);
   }
   if (options.requireNodes && nodes.length === 0) check.fail('nodes', 'must list at least one node');
 

@@ -77,6 +77,21 @@ describe('service: normalisation', () => {
     assert.equal(JSON.stringify(a), JSON.stringify(b));
   });
 
+  it('a node id given twice is refused, named at its second place in the input', () => {
+    const at = (ids: string[]) => {
+      try {
+        normalizeService({ name: 'x', nodes: ids.map((id, i) => ({ id, address: `1.1.1.1:${i + 1}` })) });
+        return 'accepted';
+      } catch (e) {
+        assert.ok(isRollcallError(e, 'INVALID_SERVICE'));
+        return (e as Error).message.replace(/^\[rollcall\] /, '');
+      }
+    };
+    assert.equal(at(['b', 'a', 'c', 'a']), 'nodes[3].id: "a" appears twice');
+    assert.equal(at(['z', 'z']), 'nodes[1].id: "z" appears twice');
+    assert.equal(at(['b', 'a', 'c']), 'accepted');
+  });
+
   it('names the field and the limit', () => {
     const meta = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, 'v']));
     assert.throws(

@@ -57,8 +57,7 @@ export class Sender {
 
   /** Whether `rr` went out on `target` less than `withinMs` ago. */
   recentlyMulticast(rr: Rr, target: Target, withinMs: number, now = this.#now()): boolean {
-    const at = this.#last.get(`${recordKey(rr)}|${targetKey(target)}`);
-    return at !== undefined && now - at < withinMs;
+    return this.heldFor([rr], target, withinMs, now) > 0;
   }
 
   /**
