@@ -1,6 +1,10 @@
 /**
  * mdns: rollcall and bonjour-service side by side in one run, in the same topology: a publisher
- * on one network-namespace host, a watcher on another, across a bridge.
+ * on one network-namespace host, a watcher on another, across a bridge. Each library has its own
+ * copy of that LAN, and their registrations take turns, so both see the same machine at the same
+ * time. (On one shared LAN every announcement would wake both watchers at once; on two cores the
+ * one the kernel delivers to second, which is decided by which of them bound port 5353 first,
+ * waits for a core: 50-100 µs of socket order, not of library.)
  *
  * - first announcement on the wire -> the watcher's event on the other host, p50/p99 over 100
  *   registrations each (probing, RFC-mandated and about a second, reported separately);
@@ -12,6 +16,9 @@
 import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { createLan, type LanHost, lanAvailable } from '../../test/peers/lan.js';
+
+type LanHosts = Record<'pub' | 'sub', LanHost>;
+
 import { fmt, median, quantile, report } from '../lib.js';
 
 const REGISTRATIONS = 100;
@@ -99,27 +106,28 @@ export async function run(): Promise<Record<string, number> | undefined> {
     console.log(`\n## mdns: skipped (${status.reason})`);
     return undefined;
   }
-  const lan = await createLan({ hosts: ['pub', 'sub'], ipv6: false });
+  const lans: Array<Awaited<ReturnType<typeof createLan<'pub' | 'sub'>>>> = [];
   try {
-    const { pub, sub } = lan.hosts;
+    for (const subnet of [231, 232]) lans.push(await createLan({ hosts: ['pub', 'sub'], ipv6: false, subnet }));
+    const [rcLan, bjLan] = lans.map((l) => l.hosts) as [LanHosts, LanHosts];
     const peers = {
-      rcPub: new Peer(pub, 'rollcall-publisher'),
-      rcSub: new Peer(sub, 'rollcall-watcher'),
-      bjPub: new Peer(pub, 'bonjour-publisher'),
-      bjSub: new Peer(sub, 'bonjour-watcher'),
+      rcPub: new Peer(rcLan.pub, 'rollcall-publisher'),
+      rcSub: new Peer(rcLan.sub, 'rollcall-watcher'),
+      bjPub: new Peer(bjLan.pub, 'bonjour-publisher'),
+      bjSub: new Peer(bjLan.sub, 'bonjour-watcher'),
     };
     await Promise.all(Object.values(peers).map((p) => p.until((e) => e.some((x) => x.ev === 'ready'), 30_000, 'peer ready')));
 
     const systems = [
-      { label: 'rollcall', pub: peers.rcPub, sub: peers.rcSub, prefix: 'rc' },
-      { label: 'bonjour-service', pub: peers.bjPub, sub: peers.bjSub, prefix: 'bj' },
+      { label: 'rollcall', pub: peers.rcPub, sub: peers.rcSub, prefix: 'rc', address: rcLan.pub.address },
+      { label: 'bonjour-service', pub: peers.bjPub, sub: peers.bjSub, prefix: 'bj', address: bjLan.pub.address },
     ];
-    // MDNS_BENCH_ONLY=rc (or bj) runs one library alone, to see it without the other's traffic.
+    // MDNS_BENCH_ONLY=rc (or bj) runs one library alone, on an otherwise idle machine.
     const only = process.env.MDNS_BENCH_ONLY;
     for (let i = -WARMUP; i < REGISTRATIONS; i++) {
       for (const s of systems) {
         if (only && s.prefix !== only) continue;
-        s.pub.send({ cmd: 'register', name: i < 0 ? `${s.prefix}-warm${-i}` : `${s.prefix}-${i}`, host: pub.address, port: 20_000 + i });
+        s.pub.send({ cmd: 'register', name: i < 0 ? `${s.prefix}-warm${-i}` : `${s.prefix}-${i}`, host: s.address, port: 20_000 + i });
         await sleep(STAGGER_MS);
       }
     }
@@ -205,6 +213,6 @@ export async function run(): Promise<Record<string, number> | undefined> {
       warmBeyondFloorNs: beyond,
     };
   } finally {
-    await lan.destroy();
+    await Promise.all(lans.map((l) => l.destroy()));
   }
 }
