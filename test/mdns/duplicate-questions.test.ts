@@ -43,6 +43,7 @@ function setup(options: { shared?: boolean; targets?: Target[] } = {}) {
     portShared: () => options.shared ?? false,
     targets: () => options.targets ?? [{ iface: eth0, family: 4 }],
     noteDrop: () => {},
+    ownPointers: () => [],
     now: () => clock,
     ipv6: false,
     maxRecords: 1000,

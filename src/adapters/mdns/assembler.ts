@@ -2,10 +2,12 @@
  * From cached records to nodes: an instance becomes a node once its SRV, its TXT and an address
  * for the SRV target are in the cache; the TXT is decoded by the profile's codec and the node
  * passes the same validation as a registration before it reaches the view. What the view holds
- * follows the cache exactly: a changed TXT is an update, a record gone is a removal.
+ * follows the cache exactly: a changed TXT is an update, a record gone is a removal. The
+ * registry's own nodes join the view first-hand, as local instances (they never pass through the
+ * cache: our own multicasts do not come back to us).
  * @module
  */
-import type { Service } from '../../registry.js';
+import type { Node, Service } from '../../registry.js';
 import { joinHostPort, normalizeService } from '../../service.js';
 import type { ServiceView } from '../../view.js';
 import type { CachedRecord, RecordCache } from './cache.js';
@@ -40,6 +42,16 @@ export interface AssembleResult {
   missingHost?: string;
 }
 
+/** Where the view places a node: name, version, node id. */
+function nodeKey(service: Service, node: Node): string {
+  return `${service.name}\u0000${service.version}\u0000${node.id}`;
+}
+
+/** A local node's instance key: no DNS name starts with NUL, so it never meets a heard instance. */
+function localName(id: string): string {
+  return `\u0000${id}`;
+}
+
 export class Assembler {
   readonly #h: AssemblerHost;
   /** folded instance -> what it currently contributes to the view. */
@@ -52,13 +64,15 @@ export class Assembler {
   readonly #refOf = new Map<string, string>();
   /** folded instance -> the TXT (rdata key) and address it was dropped for: one report per bad node, not one per announcement. */
   readonly #rejected = new Map<string, { readonly txtKey: string; readonly address: string }>();
+  #locals = 0;
 
   constructor(host: AssemblerHost) {
     this.#h = host;
   }
 
+  /** Instances assembled from the network. */
   get size(): number {
-    return this.#instances.size;
+    return this.#instances.size - this.#locals;
   }
 
   has(fname: string): boolean {
@@ -123,14 +137,34 @@ export class Assembler {
       this.remove(fname);
       return { complete: false, name: srv.rr.name };
     }
-    const key = `${service.name}\u0000${service.version}\u0000${node.id}`;
-    if (before && before.key !== key) this.remove(fname);
-    this.#instances.set(fname, { txtKey: txt.key, address, key, service, host });
-    let owners = this.#owners.get(key);
-    if (!owners) this.#owners.set(key, (owners = new Set()));
-    owners.add(fname);
-    this.#h.view.putNode(service, node);
+    this.#put(fname, { txtKey: txt.key, address, key: nodeKey(service, node), service, host }, before);
     return { complete: true, name: srv.rr.name };
+  }
+
+  /** One of the registry's own nodes, live: in the view as it was registered, whatever the cache holds. */
+  putLocal(id: string, service: Service): void {
+    const node = service.nodes[0];
+    if (!node) return;
+    const fname = localName(id);
+    const before = this.#instances.get(fname);
+    if (!before) this.#locals++;
+    this.#put(fname, { txtKey: '', address: node.address, key: nodeKey(service, node), service, host: '' }, before);
+  }
+
+  removeLocal(id: string): void {
+    const fname = localName(id);
+    if (!this.#instances.has(fname)) return;
+    this.#locals--;
+    this.remove(fname);
+  }
+
+  #put(fname: string, entry: Assembled, before: Assembled | undefined): void {
+    if (before && before.key !== entry.key) this.remove(fname);
+    this.#instances.set(fname, entry);
+    let owners = this.#owners.get(entry.key);
+    if (!owners) this.#owners.set(entry.key, (owners = new Set()));
+    owners.add(fname);
+    this.#h.view.putNode(entry.service, entry.service.nodes[0] as Node);
   }
 
   #address(host: string, srv: SrvData): string | undefined {

@@ -33,6 +33,8 @@ export interface BrowserHost {
   /** Every interface and family queries go out on (a peer's question stands in for ours only once heard on each). */
   targets(): readonly Target[];
   noteDrop(reason: string, source?: string): void;
+  /** Our own live PTRs under a browse name (the registry's own nodes never enter the cache). */
+  ownPointers(fname: string): readonly Rr[];
   now(): number;
   ipv6: boolean;
   maxRecords: number;
@@ -250,9 +252,16 @@ export class Browser {
     this.#heard.sent(questions, known);
   }
 
-  /** Known answers for a browse name: PTRs we hold with more than half their TTL left, for instances we know fully. */
+  /**
+   * Known answers for a browse name: our own PTRs, and PTRs we hold with more than half their
+   * TTL left for instances we know fully.
+   */
   #knownAnswers(fname: string, now: number): Rr[] {
-    return this.cache.knownAnswers(fname, 'PTR', (r) => this.#assembler.has(foldName(r.rr.data as string)), now);
+    const own = this.#h.ownPointers(fname);
+    const heard = this.cache.knownAnswers(fname, 'PTR', (r) => this.#assembler.has(foldName(r.rr.data as string)), now);
+    if (own.length === 0) return heard;
+    const mine = new Set(own.map((r) => foldName(r.data as string)));
+    return [...own, ...heard.filter((r) => !mine.has(foldName(r.data as string)))];
   }
 
   /** A query heard from anyone: it may stand in for one of ours (RFC 6762 §7.3, see heard-questions.ts). */
@@ -361,6 +370,15 @@ export class Browser {
 
   get instances(): number {
     return this.#assembler.size;
+  }
+
+  /** One of the registry's own nodes is live (announced, or updated): see Assembler.putLocal. */
+  localLive(id: string, service: Service): void {
+    if (!this.#closed) this.#assembler.putLocal(id, service);
+  }
+
+  localGone(id: string): void {
+    if (!this.#closed) this.#assembler.removeLocal(id);
   }
 
   get interests(): number {

@@ -42,7 +42,10 @@ export interface Codec {
   /** The label a node asks for first. Throws `TOO_LARGE` when the profile cannot name it. */
   label(service: Service, node: Node): string;
   instanceName(label: string, service: Service): string;
-  /** The SRV target (and owner of the address records) for a node whose address is an IP. */
+  /**
+   * The SRV target (and owner of the address records) for a node whose address is an IP (or a
+   * wildcard: `any4`, `any6`); `ip` is undefined when only a per-node name (Go Micro's) is asked.
+   */
   hostName(ip: string | undefined, instance: string, tag: string): string;
   /** TXT strings within `budget` bytes; throws `TOO_LARGE` naming the limit when the required part does not fit. */
   txt(service: Service, node: Node, budget: number): Buffer[];

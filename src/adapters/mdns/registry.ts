@@ -88,6 +88,10 @@ export class MdnsRegistry extends AdapterBase {
       prober: this.#prober,
       targets: () => this.#targets,
       log: this.log,
+      local: {
+        live: (id, service) => this.#browser.localLive(id, service),
+        gone: (id) => this.#browser.localGone(id),
+      },
     });
     this.#browser = new Browser({
       codec: this.#codec,
@@ -97,6 +101,7 @@ export class MdnsRegistry extends AdapterBase {
       portShared: () => this.#shared,
       targets: () => this.#targets,
       noteDrop: (reason, source) => this.noteDrop(reason, source),
+      ownPointers: (fname) => this.#responder.ownPointers(fname),
       now,
       ipv6: this.#transport.ipv6,
       maxRecords: this.#options.maxCacheRecords,
@@ -265,6 +270,7 @@ export class MdnsRegistry extends AdapterBase {
       renames: this.#responder.renames,
       retracted: this.#responder.retracted,
       socketErrors: this.#socketErrors,
+      ownEchoes: this.#transport.echoes.dropped,
     };
   }
 }

@@ -16,6 +16,15 @@ import type { Claim, Prober, Target } from './prober.js';
 import { HostEntry, Publication, parseAddress, publicationKey } from './publication.js';
 import { DEFENCE_RATE_LIMIT_MS, RATE_LIMIT_MS, type Sender } from './sender.js';
 
+/**
+ * What a host name is made from: its IP, or the family of a wildcard, so the IPv4 and IPv6
+ * wildcard hosts of one responder never share a name (our own records never come back to us to
+ * show such a clash).
+ */
+function hostAddress(spec: HostEntry['spec']): string {
+  return spec.kind === 'ip' ? spec.ip : `any${spec.family}`;
+}
+
 /** After this many conflicts for one node the registration fails instead of renaming forever. */
 const MAX_RENAMES = 16;
 
@@ -25,6 +34,11 @@ export interface ResponderHost {
   prober: Prober;
   targets(): Target[];
   log: Logger;
+  /**
+   * The registry's own nodes, first-hand: a node is `live` from its announcement (and again on
+   * each update) until it is withdrawn. Our own multicasts never come back to us (see OwnEchoes).
+   */
+  local: { live(id: string, service: Service): void; gone(id: string): void };
 }
 
 export type { Arrival } from './answers.js';
@@ -74,6 +88,16 @@ export class Responder implements RecordIndex {
     return this.#shared.get(fname) ?? [];
   }
 
+  /** Our live PTRs under a browse name: answers our own queries already know (RFC 6762 §7.1). */
+  ownPointers(fname: string): Rr[] {
+    const out: Rr[] = [];
+    for (const pub of this.shared(fname)) {
+      if (pub.state !== 'live') continue;
+      for (const rr of pub.shared) if (rr.type === 'PTR' && foldName(rr.name) === fname) out.push(rr);
+    }
+    return out;
+  }
+
   /**
    * Validates and encodes every node of a registration before anything is published, so a node
    * that does not fit fails the whole registration with nothing sent.
@@ -107,8 +131,7 @@ export class Responder implements RecordIndex {
       },
     };
     const spec = pub.spec;
-    if (spec.kind !== 'name')
-      pub.host = new HostEntry(this.#h.codec.hostName(spec.kind === 'ip' ? spec.ip : undefined, pub.instance, `${this.#tag}-00`), spec);
+    if (spec.kind !== 'name') pub.host = new HostEntry(this.#h.codec.hostName(hostAddress(spec), pub.instance, `${this.#tag}-00`), spec);
     const bytes = 12 + pub.all(sample).reduce((n, r) => n + recordBytes(r), 0);
     pub.host = undefined;
     // Room for a conflict suffix (" (16)") in each name that repeats the label.
@@ -121,7 +144,10 @@ export class Responder implements RecordIndex {
       existing.update(service, node, owner, ttl, txt);
       this.#index(existing);
       if (before !== node.address) this.#attachHost(existing);
-      if (existing.state === 'live') this.#announcer.schedule(existing, 0);
+      if (existing.state === 'live') {
+        this.#announcer.schedule(existing, 0);
+        this.#h.local.live(existing.key, existing.service);
+      }
       return existing;
     }
     const codec = this.#h.codec;
@@ -179,7 +205,7 @@ export class Responder implements RecordIndex {
       const key = perNode ? `node:${pub.key}` : spec.kind === 'ip' ? spec.ip : `any${spec.family}`;
       host = this.#hostsByAddress.get(key);
       if (!host) {
-        host = new HostEntry(this.#h.codec.hostName(spec.kind === 'ip' ? spec.ip : undefined, pub.instance, this.#tag), spec);
+        host = new HostEntry(this.#h.codec.hostName(hostAddress(spec), pub.instance, this.#tag), spec);
         this.#hostsByAddress.set(key, host);
         this.#hosts.set(host.fname, host);
         host.perNode = perNode;
@@ -249,6 +275,7 @@ export class Responder implements RecordIndex {
     pub.state = 'live';
     this.#established.add(pub);
     this.#announcer.schedule(pub, ANNOUNCE_COUNT);
+    this.#h.local.live(pub.key, pub.service);
     pub.settle.resolve();
   }
 
@@ -292,8 +319,7 @@ export class Responder implements RecordIndex {
       if (announced) this.#retract((t) => host.records(t));
       announced = false;
       this.#hosts.delete(host.fname);
-      const first = host.spec.kind === 'ip' ? host.spec.ip : undefined;
-      host.rename(this.#h.codec.hostName(first, '', `${this.#tag}-${host.conflicts + 1}`));
+      host.rename(this.#h.codec.hostName(hostAddress(host.spec), '', `${this.#tag}-${host.conflicts + 1}`));
       this.#hosts.set(host.fname, host);
     }
     host.state = 'live';
@@ -357,6 +383,7 @@ export class Responder implements RecordIndex {
   #drop(pub: Publication): void {
     pub.withdrawn = true;
     this.#pubs.delete(pub.key);
+    this.#h.local.gone(pub.key);
     this.#unindex(pub);
     this.#announcer.stop(pub);
     const claim = this.#claims.get(pub);

@@ -9,7 +9,9 @@
  * - IP TTL / hop limit 255 (RFC 6762 §11) and multicast loopback, so processes on one host hear
  *   each other;
  * - an ephemeral-port socket for queries that want unicast answers (Go Micro's servers answer
- *   the querier's address and port; a unicast packet to a shared 5353 reaches only one socket).
+ *   the querier's address and port; a unicast packet to a shared 5353 reaches only one socket);
+ * - our own multicasts, which loopback brings back to us too, recognised by content and dropped
+ *   before anything decodes them (see {@link OwnEchoes}).
  * @module
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
@@ -58,13 +60,91 @@ function literalLookup(address: string, family: unknown, callback: (error: Error
   cb(null, address, address.includes(':') ? 6 : 4);
 }
 
-function newSocket(type: 'udp4' | 'udp6', shared: boolean): Socket {
-  return createSocket({
+/** How long a multicast of ours waits for its loopback copy; the kernel delivers it during the send. */
+const ECHO_WAIT_MS = 2000;
+/** Sends waiting for their echo, at most (a burst of announcements for hundreds of nodes fits). */
+const MAX_AWAITED_ECHOES = 512;
+
+interface SentPacket {
+  readonly buf: Buffer;
+  /** The sending socket's port and address: the echo's source. */
+  readonly port: number;
+  readonly address: string;
+  readonly at: number;
+}
+
+/**
+ * Our own multicasts come back to us: multicast loopback must stay on (other processes on this
+ * host, avahi among them, hear us only through it), and every socket joined to the group on the
+ * sending interface gets a copy, ours included. Each multicast is remembered until its one copy
+ * arrives (same bytes, from the sending socket's address and port), and that copy is dropped
+ * before anything decodes it: a publisher does not decode, cache and assemble every packet it
+ * sends, and a query of ours is never answered by our own responder (the registry knows its own
+ * nodes first-hand; see the assembler's local nodes). A copy that arrives over another interface
+ * on the same link (a multihomed host) is a real packet and is taken in as one.
+ */
+export class OwnEchoes {
+  readonly #awaited: SentPacket[] = [];
+  readonly #now: () => number;
+  /** Echoes recognised and dropped. */
+  dropped = 0;
+
+  constructor(now: () => number = () => performance.now()) {
+    this.#now = now;
+  }
+
+  sent(buf: Buffer, port: number, address: string): void {
+    const now = this.#now();
+    const awaited = this.#awaited;
+    while (awaited.length > 0 && (awaited.length >= MAX_AWAITED_ECHOES || now - (awaited[0] as SentPacket).at > ECHO_WAIT_MS))
+      awaited.shift();
+    awaited.push({ buf, port, address, at: now });
+  }
+
+  /** Whether this datagram is the loopback copy of a multicast of ours (and if so, it is accounted for). */
+  isEcho(buf: Buffer, rinfo: RemoteInfo): boolean {
+    const awaited = this.#awaited;
+    if (awaited.length === 0) return false;
+    const now = this.#now();
+    for (let i = 0; i < awaited.length; i++) {
+      const sent = awaited[i] as SentPacket;
+      if (
+        now - sent.at > ECHO_WAIT_MS ||
+        sent.port !== rinfo.port ||
+        sent.buf.length !== buf.length ||
+        !sameAddress(sent.address, rinfo.address) ||
+        !sent.buf.equals(buf)
+      )
+        continue;
+      awaited.splice(i, 1);
+      this.dropped++;
+      return true;
+    }
+    return false;
+  }
+}
+
+/** Compares a local address with a datagram's source, which carries a zone for IPv6 link-local. */
+function sameAddress(local: string, source: string): boolean {
+  if (local === source) return true;
+  const zone = source.indexOf('%');
+  return zone >= 0 && source.slice(0, zone).toLowerCase() === local.toLowerCase();
+}
+
+function newSocket(type: 'udp4' | 'udp6', shared: boolean, echoes: OwnEchoes): Socket {
+  const socket = createSocket({
     type,
     reuseAddr: shared,
     ...(type === 'udp6' ? { ipv6Only: true } : {}),
     lookup: literalLookup as never,
   });
+  // Ahead of every listener (multicast-dns decodes in its own): our echoes never reach them.
+  const emit = socket.emit;
+  socket.emit = function (this: Socket, event: string | symbol, ...args: unknown[]): boolean {
+    if (event === 'message' && echoes.isEcho(args[0] as Buffer, args[1] as RemoteInfo)) return false;
+    return emit.apply(this, [event, ...args] as Parameters<Socket['emit']>);
+  } as Socket['emit'];
+  return socket;
 }
 
 function open(socket: Socket, options: Record<string, unknown>, via: Via, handlers: TransportHandlers): Promise<MdnsSocket> {
@@ -85,6 +165,7 @@ function open(socket: Socket, options: Record<string, unknown>, via: Via, handle
 
 export class Transport {
   readonly #handlers: TransportHandlers;
+  readonly echoes = new OwnEchoes();
   #s4: Socket | undefined;
   #s6: Socket | undefined;
   #e4: Socket | undefined;
@@ -103,7 +184,7 @@ export class Transport {
   /** Binds port 5353 for IPv4 (required) and IPv6 (when wanted and possible). */
   static async open(handlers: TransportHandlers, ipv6: boolean): Promise<Transport> {
     const t = new Transport(handlers);
-    const s4 = newSocket('udp4', true);
+    const s4 = newSocket('udp4', true, t.echoes);
     try {
       t.#wrappers.push(await open(s4, { port: MDNS_PORT, bind: '0.0.0.0' }, 'mdns', handlers));
     } catch (error) {
@@ -118,7 +199,7 @@ export class Transport {
     s4.setTTL(255);
     s4.setMulticastLoopback(true);
     if (ipv6) {
-      const s6 = newSocket('udp6', true);
+      const s6 = newSocket('udp6', true, t.echoes);
       try {
         t.#wrappers.push(await open(s6, { type: 'udp6', ip: GROUP6, interface: '::', port: MDNS_PORT, bind: '::' }, 'mdns', handlers));
         s6.setMulticastTTL(255);
@@ -195,7 +276,7 @@ export class Transport {
 
   async #openEphemeral(): Promise<void> {
     const bindAndOpen = async (type: 'udp4' | 'udp6'): Promise<Socket | undefined> => {
-      const socket = newSocket(type, false);
+      const socket = newSocket(type, false, this.echoes);
       try {
         await new Promise<void>((resolve, reject) => {
           socket.once('error', reject);
@@ -226,10 +307,14 @@ export class Transport {
         const local = iface.v4[0];
         if (!local) return Promise.resolve();
         socket.setMulticastInterface(local.address);
+        this.echoes.sent(buf, socket.address().port, local.address);
         return this.#send(socket, buf, MDNS_PORT, GROUP4);
       }
-      if (iface.v6.length === 0) return Promise.resolve();
+      const local = iface.v6[0];
+      if (!local) return Promise.resolve();
       socket.setMulticastInterface(`::%${iface.name}`);
+      // The kernel sources a link-local multicast from the interface's link-local address.
+      this.echoes.sent(buf, socket.address().port, iface.v6.find((a) => /^fe[89ab]/i.test(a.address))?.address ?? local.address);
       return this.#send(socket, buf, MDNS_PORT, `${GROUP6}%${iface.name}`);
     } catch (error) {
       this.#handlers.socketError(error as NodeJS.ErrnoException);
