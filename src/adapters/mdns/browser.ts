@@ -246,7 +246,7 @@ export class Browser {
     this.#schedule();
   }
 
-  /** Sends a query, remembering its packets (as the sender packs them) so their loopback is known for ours. */
+  /** Sends a query, remembering its packets (as the sender packs them) so a copy heard back is known for ours. */
   #query(questions: readonly Question[], known: readonly Rr[], legacy: boolean): void {
     this.#h.query(questions, known, legacy);
     this.#heard.sent(questions, known);

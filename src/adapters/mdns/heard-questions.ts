@@ -29,7 +29,10 @@ export interface HeardQuestionsHost {
 const FIRST_QUERY_DUP_MS = 100;
 /** RFC 6762 §7.2: the rest of a multi-packet known-answer list follows within this long. */
 const TC_WAIT_MS = 500;
-/** How long a query we sent is remembered, so its multicast loopback is not taken for a peer's. */
+/**
+ * How long a query we sent is remembered, so a copy of it heard on another of our interfaces (two
+ * on one link) is not taken for a peer's. Loopback copies never get here (see OwnEchoes).
+ */
 const OWN_QUERY_ECHO_MS = 2000;
 const MAX_HEARD = 1024;
 
@@ -69,7 +72,7 @@ export class HeardQuestions {
     this.#h = host;
   }
 
-  /** Remembers a query we sent (packed as the sender packs it), so its loopback is known for ours. */
+  /** Remembers a query we sent (packed as the sender packs it), so a copy of it heard back is known for ours. */
   sent(questions: readonly Question[], known: readonly Rr[]): void {
     const now = this.#h.now();
     for (const message of packQuery(questions, known)) {
@@ -107,9 +110,10 @@ export class HeardQuestions {
    * Takes in a query heard on `arrival`'s link. A peer's QM question for a browse name, from port
    * 5353, whose known answers are all ones we would list too, draws the multicast answers our own
    * query would: it may stand in for ours (see standsIn). Not counted: QU questions and
-   * queries from other ports (their answers go to the asker alone), our own queries looped back
-   * (remembered by content, and from one of our addresses: several processes on one host share
-   * address and port), and a truncated query until its last packet shows no known answer we lack.
+   * queries from other ports (their answers go to the asker alone), our own queries heard back
+   * over another of our interfaces on the same link (remembered by content, and from one of our
+   * addresses: several processes on one host share address and port), and a truncated query until
+   * its last packet shows no known answer we lack.
    */
   onQuery(message: Message, arrival: Arrival): void {
     if (arrival.port !== MDNS_PORT || this.#h.codec.profile === 'go-micro') return;
