@@ -164,7 +164,7 @@ describe('packet: records', () => {
 });
 
 describe('packet: record identity', () => {
-  it('TXT key: the same for strings read in place from a packet and for strings built one by one', () => {
+  it('TXT key: the same for strings decoded from a packet and for strings built by hand', () => {
     const strings = fc.array(fc.uint8Array({ maxLength: 255 }), { minLength: 1, maxLength: 12 });
     fc.assert(
       fc.property(strings, (raw) => {

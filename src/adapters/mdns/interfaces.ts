@@ -149,7 +149,7 @@ export function attribute(list: readonly NetInterface[], source: string, family:
     if (zone !== undefined && /^fe80:/i.test(source)) return list.find((i) => i.name === zone && i.v6.length > 0);
     return list.find((i) => i.v6.some((a) => a.address === source)) ?? list.find((i) => i.v6.some((a) => sameSubnet(source, a, 6)));
   }
-  // Our own packets looped back come from the interface that owns their source, even when two
+  // Our own packets heard back come from the interface that owns their source, even when two
   // interfaces share a subnet (a laptop on Ethernet and Wi-Fi of one LAN).
   return list.find((i) => i.v4.some((a) => a.address === source)) ?? list.find((i) => i.v4.some((a) => sameSubnet(source, a, 4)));
 }

@@ -107,7 +107,7 @@ export class Prober {
       const theirs = message.authorities.filter((r) => foldName(r.name) === fname);
       if (theirs.length === 0) continue;
       const proposal = (t: Target) => claim.records(t).map((r) => ({ ...r, flush: false }));
-      // What we propose on any of our links, looped back (one host, two interfaces on one LAN), is no rival.
+      // What we propose on any of our links, heard back (one host, two interfaces on one LAN), is no rival.
       if (this.#host.targets().some((t) => compareForTieBreak(proposal(t), theirs) === 0)) continue;
       if (compareForTieBreak(proposal(target), theirs) >= 0) continue;
       this.tieBreaksLost++;

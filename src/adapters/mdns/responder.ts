@@ -202,7 +202,7 @@ export class Responder implements RecordIndex {
     let host: HostEntry | undefined;
     if (spec.kind !== 'name') {
       const perNode = foldName(this.#h.codec.hostName(undefined, pub.instance, this.#tag)) === pub.fname;
-      const key = perNode ? `node:${pub.key}` : spec.kind === 'ip' ? spec.ip : `any${spec.family}`;
+      const key = perNode ? `node:${pub.key}` : hostAddress(spec);
       host = this.#hostsByAddress.get(key);
       if (!host) {
         host = new HostEntry(this.#h.codec.hostName(hostAddress(spec), pub.instance, this.#tag), spec);

@@ -95,32 +95,30 @@ export class OwnEchoes {
 
   sent(buf: Buffer, port: number, address: string): void {
     const now = this.#now();
-    const awaited = this.#awaited;
-    while (awaited.length > 0 && (awaited.length >= MAX_AWAITED_ECHOES || now - (awaited[0] as SentPacket).at > ECHO_WAIT_MS))
-      awaited.shift();
-    awaited.push({ buf, port, address, at: now });
+    this.#expire(now);
+    if (this.#awaited.length >= MAX_AWAITED_ECHOES) this.#awaited.shift();
+    this.#awaited.push({ buf, port, address, at: now });
   }
 
   /** Whether this datagram is the loopback copy of a multicast of ours (and if so, it is accounted for). */
   isEcho(buf: Buffer, rinfo: RemoteInfo): boolean {
     const awaited = this.#awaited;
     if (awaited.length === 0) return false;
-    const now = this.#now();
+    this.#expire(this.#now());
     for (let i = 0; i < awaited.length; i++) {
       const sent = awaited[i] as SentPacket;
-      if (
-        now - sent.at > ECHO_WAIT_MS ||
-        sent.port !== rinfo.port ||
-        sent.buf.length !== buf.length ||
-        !sameAddress(sent.address, rinfo.address) ||
-        !sent.buf.equals(buf)
-      )
-        continue;
+      if (sent.port !== rinfo.port || !sent.buf.equals(buf) || !sameAddress(sent.address, rinfo.address)) continue;
       awaited.splice(i, 1);
       this.dropped++;
       return true;
     }
     return false;
+  }
+
+  /** Forgets sends whose copy is overdue (oldest first: they were sent in order). */
+  #expire(now: number): void {
+    const awaited = this.#awaited;
+    while (awaited.length > 0 && now - (awaited[0] as SentPacket).at > ECHO_WAIT_MS) awaited.shift();
   }
 }
 
@@ -175,6 +173,8 @@ export class Transport {
   readonly #joined6 = new Set<string>();
   readonly #inflight = new Set<Promise<void>>();
   #ephemeral: Promise<void> | undefined;
+  /** The ports our ephemeral sockets got (read once: every multicast names its source port). */
+  readonly #ephemeralPorts = new Map<Socket, number>();
   #closed = false;
 
   private constructor(handlers: TransportHandlers) {
@@ -290,6 +290,7 @@ export class Transport {
         );
         socket.setMulticastTTL(255);
         socket.setMulticastLoopback(true);
+        this.#ephemeralPorts.set(socket, socket.address().port);
         return socket;
       } catch {
         socket.close();
@@ -307,19 +308,23 @@ export class Transport {
         const local = iface.v4[0];
         if (!local) return Promise.resolve();
         socket.setMulticastInterface(local.address);
-        this.echoes.sent(buf, socket.address().port, local.address);
+        this.echoes.sent(buf, this.#portOf(socket), local.address);
         return this.#send(socket, buf, MDNS_PORT, GROUP4);
       }
       const local = iface.v6[0];
       if (!local) return Promise.resolve();
       socket.setMulticastInterface(`::%${iface.name}`);
       // The kernel sources a link-local multicast from the interface's link-local address.
-      this.echoes.sent(buf, socket.address().port, iface.v6.find((a) => /^fe[89ab]/i.test(a.address))?.address ?? local.address);
+      this.echoes.sent(buf, this.#portOf(socket), iface.v6.find((a) => /^fe[89ab]/i.test(a.address))?.address ?? local.address);
       return this.#send(socket, buf, MDNS_PORT, `${GROUP6}%${iface.name}`);
     } catch (error) {
       this.#handlers.socketError(error as NodeJS.ErrnoException);
       return Promise.resolve();
     }
+  }
+
+  #portOf(socket: Socket): number {
+    return this.#ephemeralPorts.get(socket) ?? MDNS_PORT;
   }
 
   #send(socket: Socket | undefined, buf: Buffer, port: number, address: string): Promise<void> {
