@@ -5,18 +5,15 @@
  * not hold and links the peer was not heard on do not.
  */
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
 import { describe, it, mock } from 'node:test';
 import { Browser, type BrowserHost } from '../../src/adapters/mdns/browser.js';
 import { DnsSdCodec } from '../../src/adapters/mdns/dns-sd.js';
 import type { NetInterface } from '../../src/adapters/mdns/interfaces.js';
-import { encodeMessage, fromDecoded, type Message, packQuery, type Question, type Rr } from '../../src/adapters/mdns/packet.js';
+import { encodeMessage, type Message, packQuery, type Question, type Rr } from '../../src/adapters/mdns/packet.js';
+import { readMessage } from '../../src/adapters/mdns/packet-reader.js';
 import type { Target } from '../../src/adapters/mdns/prober.js';
 import type { Service } from '../../src/registry.js';
 import { ServiceView } from '../../src/view.js';
-
-const require = createRequire(import.meta.url);
-const dnsPacket = createRequire(require.resolve('multicast-dns'))('dns-packet') as { decode(b: Buffer): unknown };
 
 const OWN = '169.254.7.1';
 const PEER = '169.254.7.2';
@@ -65,7 +62,7 @@ function setup(options: { shared?: boolean; targets?: Target[] } = {}) {
     from: { address?: string; port?: number; iface?: NetInterface; budget?: number } = {},
   ) => {
     for (const m of packQuery(questions, known, from.budget)) {
-      const decoded = fromDecoded(dnsPacket.decode(encodeMessage(m)));
+      const decoded = readMessage(encodeMessage(m));
       if (typeof decoded === 'string') throw new Error(decoded);
       browser.onQuery(decoded, {
         target: { iface: from.iface ?? eth0, family: 4 },

@@ -1,8 +1,8 @@
 /**
- * mDNS messages over dns-packet: the record shapes rollcall uses, decoding that turns anything
- * malformed into a drop reason instead of an exception, encoding that refuses what the wire cannot
- * carry, the bits dns-packet does not handle (the QU bit of RFC 6762 §5.4 decodes as class
- * `UNKNOWN_32769` and cannot be encoded), record identity, and the §8.2 tie-break order.
+ * mDNS messages: the record shapes rollcall uses; encoding over dns-packet that refuses what the
+ * wire cannot carry and sets the bit dns-packet cannot express (the QU bit of RFC 6762 §5.4);
+ * packing records into packets; record identity; and the §8.2 tie-break order. Reading packets
+ * is packet-reader.ts.
  * @module
  */
 import { createRequire } from 'node:module';
@@ -41,6 +41,12 @@ export interface Rr {
   readonly ttl: number;
   readonly flush: boolean;
   readonly data: RrData;
+  /**
+   * A TXT record read off the wire keeps its rdata as one Latin-1 char per byte (length bytes
+   * included): its identity ({@link rdataKey}) and what the codecs read, without a second pass
+   * over the buffers.
+   */
+  readonly latin1?: string;
 }
 
 export interface Question {
@@ -66,124 +72,9 @@ export interface Message {
 export const MAX_RECEIVE_BYTES = 9000;
 /** What one packet of ours may hold: an Ethernet MTU less IPv6 and UDP headers, with room to spare. */
 export const PACKET_BUDGET = 1400;
-/** A decoded packet with more records than this is hostile or broken. */
-const MAX_RECORDS = 512;
-const CLASS_IN = 1;
-const CLASS_ANY = 255;
-const QU_BIT = 0x8000;
-const RECORD_TYPES: ReadonlySet<string> = new Set(['A', 'AAAA', 'PTR', 'SRV', 'TXT']);
 
 /** Raised for what cannot be encoded; callers validate first, so this only guards against bugs. */
 export class PacketError extends Error {}
-
-// --- Decoding ---
-
-interface RawRecord {
-  name?: unknown;
-  type?: unknown;
-  class?: unknown;
-  ttl?: unknown;
-  flush?: unknown;
-  data?: unknown;
-}
-
-/** Turns what multicast-dns decoded into a {@link Message}, or a reason to drop it. Never throws. */
-export function fromDecoded(raw: unknown): Message | string {
-  if (typeof raw !== 'object' || raw === null) return 'not a DNS message';
-  const p = raw as Record<string, unknown>;
-  // RFC 6762 §18.3 and §18.11: other opcodes and non-zero rcodes are silently ignored.
-  if (p.opcode !== undefined && p.opcode !== 'QUERY') return `opcode ${String(p.opcode)}`;
-  if (p.rcode !== undefined && p.rcode !== 'NOERROR') return `rcode ${String(p.rcode)}`;
-  const lists = [p.questions, p.answers, p.authorities, p.additionals];
-  if (!lists.every(Array.isArray)) return 'malformed sections';
-  const [qs, an, ns, ar] = lists as unknown[][] as [unknown[], unknown[], unknown[], unknown[]];
-  if (qs.length + an.length + ns.length + ar.length > MAX_RECORDS) return 'too many records';
-  const questions: Question[] = [];
-  for (const q of qs) {
-    const question = toQuestion(q);
-    if (typeof question === 'string') return question;
-    if (question) questions.push(question);
-  }
-  const answers = toRecords(an);
-  const authorities = toRecords(ns);
-  const additionals = toRecords(ar);
-  if (typeof answers === 'string') return answers;
-  if (typeof authorities === 'string') return authorities;
-  if (typeof additionals === 'string') return additionals;
-  return {
-    id: typeof p.id === 'number' ? p.id : 0,
-    response: p.type === 'response',
-    tc: p.flag_tc === true,
-    questions,
-    answers,
-    authorities,
-    additionals,
-  };
-}
-
-function classNumber(value: unknown): number | undefined {
-  if (value === 'IN') return CLASS_IN;
-  if (value === 'ANY') return CLASS_ANY;
-  if (typeof value === 'string' && value.startsWith('UNKNOWN_')) {
-    const n = Number(value.slice(8));
-    return Number.isInteger(n) ? n : undefined;
-  }
-  return undefined;
-}
-
-/** A question we may answer, undefined for one of another class, or a drop reason. */
-function toQuestion(raw: unknown): Question | undefined | string {
-  const q = raw as RawRecord;
-  if (typeof q?.name !== 'string' || typeof q.type !== 'string') return 'malformed question';
-  const klass = classNumber(q.class);
-  if (klass === undefined) return undefined;
-  const base = klass & ~QU_BIT;
-  if (base !== CLASS_IN && base !== CLASS_ANY) return undefined;
-  return { name: q.name, type: q.type, qu: (klass & QU_BIT) !== 0 };
-}
-
-/**
- * The records we use, validated where dns-packet left them: its record objects already have our
- * shape, so a valid one is kept (with its folded name added) rather than copied. Receiving is the
- * hot path of a browser, and every object not made is memory a sleeping process need not touch.
- */
-function toRecords(list: unknown[]): Rr[] | string {
-  const out: Rr[] = [];
-  for (const raw of list) {
-    const r = raw as RawRecord & { fname?: string };
-    if (typeof r?.name !== 'string' || typeof r.type !== 'string') return 'malformed record';
-    // Types we do not use (NSEC, HINFO, OPT, ...) are legal and simply not ours.
-    if (!RECORD_TYPES.has(r.type) || r.class !== 'IN') continue;
-    if (typeof r.ttl !== 'number' || !Number.isInteger(r.ttl) || r.ttl < 0) return 'malformed ttl';
-    if (!validData(r.type as RrType, r.data)) return `malformed ${r.type} data`;
-    if (r.flush !== true) r.flush = false;
-    r.fname = foldName(r.name);
-    out.push(r as Rr);
-  }
-  return out;
-}
-
-function validData(type: RrType, data: unknown): boolean {
-  switch (type) {
-    case 'A':
-    case 'AAAA':
-    case 'PTR':
-      return typeof data === 'string' && data.length > 0;
-    case 'TXT':
-      return Array.isArray(data) && data.every((d) => Buffer.isBuffer(d));
-    case 'SRV': {
-      const s = data as Partial<SrvData> | null;
-      return (
-        typeof s === 'object' &&
-        s !== null &&
-        typeof s.target === 'string' &&
-        Number.isInteger(s.priority) &&
-        Number.isInteger(s.weight) &&
-        Number.isInteger(s.port)
-      );
-    }
-  }
-}
 
 // --- Encoding ---
 
@@ -331,7 +222,7 @@ export function packQuery(questions: readonly Question[], knownAnswers: readonly
 // --- Identity and ordering ---
 
 /** The record's data as a comparable string: equal keys mean the same rdata (names compared folded). */
-export function rdataKey(rr: Pick<Rr, 'type' | 'data'>): string {
+export function rdataKey(rr: Pick<Rr, 'type' | 'data' | 'latin1'>): string {
   switch (rr.type) {
     case 'PTR':
       return foldName(rr.data as string);
@@ -340,21 +231,21 @@ export function rdataKey(rr: Pick<Rr, 'type' | 'data'>): string {
       return `${s.priority} ${s.weight} ${s.port} ${foldName(s.target)}`;
     }
     case 'TXT':
-      return txtKey(rr.data as readonly Buffer[]);
+      return rr.latin1 ?? txtKey(rr.data as readonly Buffer[]);
     default:
       return (rr.data as string).toLowerCase();
   }
 }
 
 /** A TXT record's rdata as on the wire (a length byte before each string), one Latin-1 char per byte: exact, and cheaper than hex. */
-function txtKey(strings: readonly Buffer[]): string {
+export function txtKey(strings: readonly Buffer[]): string {
   let key = '';
   for (const s of strings) key += String.fromCharCode(s.length) + s.toString('latin1');
   return key;
 }
 
 /** Name, type and rdata: what makes two records "the same record" (TTL and flush aside). */
-export function recordKey(rr: Pick<Rr, 'name' | 'fname' | 'type' | 'data'>): string {
+export function recordKey(rr: Pick<Rr, 'name' | 'fname' | 'type' | 'data' | 'latin1'>): string {
   return `${rr.fname ?? foldName(rr.name)}\u0000${rr.type}\u0000${rdataKey(rr)}`;
 }
 

@@ -14,7 +14,8 @@ import type { Service } from '../../registry.js';
 import { Browser } from './browser.js';
 import type { Codec } from './codec.js';
 import { attribute, diffInterfaces, interfacesKey, listInterfaces, type NetInterface, noInterfaceError } from './interfaces.js';
-import { fromDecoded, MAX_RECEIVE_BYTES } from './packet.js';
+import { MAX_RECEIVE_BYTES } from './packet.js';
+import { readMessage } from './packet-reader.js';
 import { Prober, type Target } from './prober.js';
 import { Responder } from './responder.js';
 import { Sender, targetsOf } from './sender.js';
@@ -74,8 +75,7 @@ export class MdnsRegistry extends AdapterBase {
   async #start(interfaces: NetInterface[]): Promise<void> {
     this.#transport = await Transport.open(
       {
-        packet: (raw, rinfo, via) => this.#onPacket(raw, rinfo, via),
-        malformed: (via) => this.noteDrop('undecodable packet', via),
+        packet: (datagram, rinfo, via) => this.#onPacket(datagram, rinfo, via),
         socketError: (error) => this.#onSocketError(error),
       },
       this.#options.ipv6,
@@ -157,12 +157,12 @@ export class MdnsRegistry extends AdapterBase {
     return true;
   }
 
-  #onPacket(raw: unknown, rinfo: RemoteInfo, via: Via): void {
+  #onPacket(datagram: Buffer, rinfo: RemoteInfo, via: Via): void {
     if (this.closed) return;
     this.#packetsReceived++;
     let reason: string | undefined;
     try {
-      reason = this.#handle(raw, rinfo, via);
+      reason = this.#handle(datagram, rinfo, via);
     } catch (error) {
       this.noteBackendError(error, 'handling an mDNS packet failed');
     }
@@ -170,8 +170,8 @@ export class MdnsRegistry extends AdapterBase {
   }
 
   /** Screens and dispatches one packet; returns why it was dropped, if it was. */
-  #handle(raw: unknown, rinfo: RemoteInfo, via: Via): string | undefined {
-    if (rinfo.size > MAX_RECEIVE_BYTES) return 'oversize packet';
+  #handle(datagram: Buffer, rinfo: RemoteInfo, via: Via): string | undefined {
+    if (datagram.length > MAX_RECEIVE_BYTES) return 'oversize packet';
     const family = rinfo.family === 'IPv6' ? 6 : 4;
     let iface = this.#sources.get(rinfo.address);
     if (iface === undefined) {
@@ -180,7 +180,7 @@ export class MdnsRegistry extends AdapterBase {
       this.#sources.set(rinfo.address, iface);
     }
     if (!iface) return 'off-link source (RFC 6762 §11)';
-    const message = fromDecoded(raw);
+    const message = readMessage(datagram);
     if (typeof message === 'string') return message;
     const target: Target = { iface, family };
     if (message.response) {

@@ -1,5 +1,6 @@
 /**
- * Sockets that work on real hosts, built on multicast-dns for binding, receiving and decoding:
+ * Sockets that work on real hosts, bound through multicast-dns; datagrams are handed over raw
+ * and read once by packet-reader.ts (multicast-dns would decode each one with dns-packet first):
  *
  * - one socket per family bound to the wildcard address on port 5353 with address reuse, so it
  *   shares the port with avahi, mDNSResponder and other rollcall processes (never the
@@ -28,9 +29,8 @@ export const GROUP6 = 'ff02::fb';
 export type Via = 'mdns' | 'ephemeral';
 
 export interface TransportHandlers {
-  packet(raw: unknown, rinfo: RemoteInfo, via: Via): void;
-  /** A datagram multicast-dns could not decode. */
-  malformed(via: Via): void;
+  /** A datagram that is not an echo of ours, as it arrived. */
+  packet(datagram: Buffer, rinfo: RemoteInfo, via: Via): void;
   /** A send or socket error: counted, never thrown (links go down; that is normal). */
   socketError(error: NodeJS.ErrnoException): void;
 }
@@ -38,7 +38,6 @@ export interface TransportHandlers {
 interface MdnsSocket {
   on(event: 'ready', listener: () => void): void;
   on(event: 'error' | 'warning', listener: (error: NodeJS.ErrnoException) => void): void;
-  on(event: 'packet', listener: (packet: unknown, rinfo: RemoteInfo) => void): void;
   once(event: 'ready', listener: () => void): void;
   once(event: 'error', listener: (error: Error) => void): void;
   removeAllListeners(event: string): void;
@@ -129,33 +128,40 @@ function sameAddress(local: string, source: string): boolean {
   return zone >= 0 && source.slice(0, zone).toLowerCase() === local.toLowerCase();
 }
 
-function newSocket(type: 'udp4' | 'udp6', shared: boolean, echoes: OwnEchoes): Socket {
-  const socket = createSocket({
+function newSocket(type: 'udp4' | 'udp6', shared: boolean): Socket {
+  return createSocket({
     type,
     reuseAddr: shared,
     ...(type === 'udp6' ? { ipv6Only: true } : {}),
     lookup: literalLookup as never,
   });
-  // Ahead of every listener (multicast-dns decodes in its own): our echoes never reach them.
-  const emit = socket.emit;
-  socket.emit = function (this: Socket, event: string | symbol, ...args: unknown[]): boolean {
-    if (event === 'message' && echoes.isEcho(args[0] as Buffer, args[1] as RemoteInfo)) return false;
-    return emit.apply(this, [event, ...args] as Parameters<Socket['emit']>);
-  } as Socket['emit'];
-  return socket;
 }
 
-function open(socket: Socket, options: Record<string, unknown>, via: Via, handlers: TransportHandlers): Promise<MdnsSocket> {
+/**
+ * Binds `socket` through multicast-dns, then takes its datagrams over: multicast-dns's own
+ * listener would decode each one with dns-packet, only for the result to be read again. Our
+ * echoes go nowhere; everything else goes to `receive` as it arrived.
+ */
+function open(
+  socket: Socket,
+  options: Record<string, unknown>,
+  handlers: TransportHandlers,
+  echoes: OwnEchoes,
+  receive: (datagram: Buffer, rinfo: RemoteInfo) => void,
+): Promise<MdnsSocket> {
   multicastDns ??= require('multicast-dns') as MulticastDns;
   const mdns = multicastDns({ socket, multicast: false, ...options });
+  socket.removeAllListeners('message');
+  socket.on('message', (datagram: Buffer, rinfo: RemoteInfo) => {
+    if (!echoes.isEcho(datagram, rinfo)) receive(datagram, rinfo);
+  });
   return new Promise((resolve, reject) => {
     mdns.once('error', reject);
     mdns.once('ready', () => {
       mdns.removeAllListeners('error');
       mdns.on('error', (e) => handlers.socketError(e));
-      // multicast-dns reports decode failures and non-fatal socket errors alike as warnings; only the latter carry a code.
-      mdns.on('warning', (e) => (e.code ? handlers.socketError(e) : handlers.malformed(via)));
-      mdns.on('packet', (packet, rinfo) => handlers.packet(packet, rinfo, via));
+      // multicast-dns reports non-fatal socket errors as warnings (it never sees a datagram to fail decoding).
+      mdns.on('warning', (e) => handlers.socketError(e));
       resolve(mdns);
     });
   });
@@ -184,9 +190,9 @@ export class Transport {
   /** Binds port 5353 for IPv4 (required) and IPv6 (when wanted and possible). */
   static async open(handlers: TransportHandlers, ipv6: boolean): Promise<Transport> {
     const t = new Transport(handlers);
-    const s4 = newSocket('udp4', true, t.echoes);
+    const s4 = newSocket('udp4', true);
     try {
-      t.#wrappers.push(await open(s4, { port: MDNS_PORT, bind: '0.0.0.0' }, 'mdns', handlers));
+      t.#wrappers.push(await open(s4, { port: MDNS_PORT, bind: '0.0.0.0' }, handlers, t.echoes, (d, r) => handlers.packet(d, r, 'mdns')));
     } catch (error) {
       s4.close();
       throw new RollcallError('UNAVAILABLE', `cannot bind 0.0.0.0:${MDNS_PORT} for mDNS: ${(error as Error).message}`, {
@@ -199,9 +205,13 @@ export class Transport {
     s4.setTTL(255);
     s4.setMulticastLoopback(true);
     if (ipv6) {
-      const s6 = newSocket('udp6', true, t.echoes);
+      const s6 = newSocket('udp6', true);
       try {
-        t.#wrappers.push(await open(s6, { type: 'udp6', ip: GROUP6, interface: '::', port: MDNS_PORT, bind: '::' }, 'mdns', handlers));
+        t.#wrappers.push(
+          await open(s6, { type: 'udp6', ip: GROUP6, interface: '::', port: MDNS_PORT, bind: '::' }, handlers, t.echoes, (d, r) =>
+            handlers.packet(d, r, 'mdns'),
+          ),
+        );
         s6.setMulticastTTL(255);
         s6.setTTL(255);
         s6.setMulticastLoopback(true);
@@ -276,7 +286,7 @@ export class Transport {
 
   async #openEphemeral(): Promise<void> {
     const bindAndOpen = async (type: 'udp4' | 'udp6'): Promise<Socket | undefined> => {
-      const socket = newSocket(type, false, this.echoes);
+      const socket = newSocket(type, false);
       try {
         await new Promise<void>((resolve, reject) => {
           socket.once('error', reject);
@@ -286,7 +296,13 @@ export class Transport {
           });
         });
         this.#wrappers.push(
-          await open(socket, { port: 0, ...(type === 'udp6' ? { type, ip: GROUP6, interface: '::' } : {}) }, 'ephemeral', this.#handlers),
+          await open(
+            socket,
+            { port: 0, ...(type === 'udp6' ? { type, ip: GROUP6, interface: '::' } : {}) },
+            this.#handlers,
+            this.echoes,
+            (d, r) => this.#handlers.packet(d, r, 'ephemeral'),
+          ),
         );
         socket.setMulticastTTL(255);
         socket.setMulticastLoopback(true);

@@ -1,0 +1,263 @@
+/**
+ * Reading mDNS packets: one pass from the datagram to validated {@link Message} records, or a
+ * reason to drop it. Never throws.
+ *
+ * Receiving is the browser's hot path, and every packet on the link passes through it, so the
+ * reader does only what rollcall uses:
+ *
+ * - records of types rollcall does not use (NSEC, HINFO, OPT, ...) and of classes other than IN
+ *   are skipped by their length, never decoded;
+ * - the packet is read as one Latin-1 string once, and every ASCII label is a slice of it (a
+ *   label with other bytes is decoded as UTF-8, replacement characters and all); the folded name
+ *   (RFC 6762 §16: ASCII case only) is computed while the labels are read;
+ * - a TXT record keeps its rdata as that Latin-1 text, which is its identity in the cache and
+ *   what the codecs read, beside the strings as buffers;
+ * - compression pointers must point backwards from where the current run of labels began
+ *   (RFC 1035 §4.1.4), so no packet can make the reader loop; names stop at 255 bytes.
+ *
+ * Encoding stays with dns-packet (see packet.ts).
+ * @module
+ */
+import type { Message, Question, Rr, RrType, SrvData } from './packet.js';
+
+const HEADER_BYTES = 12;
+/** A packet with more records than this is hostile or broken. */
+const MAX_RECORDS = 512;
+/** RFC 1035 §2.3.4: a name is at most 255 bytes on the wire, the final zero byte included. */
+const MAX_NAME_WIRE_BYTES = 255;
+const QR = 0x8000;
+const TC = 0x0200;
+const CLASS_MASK = 0x7fff;
+/** The top bit of a question's class is QU (RFC 6762 §5.4), of a record's the cache-flush bit (§10.2). */
+const TOP_BIT = 0x8000;
+const CLASS_IN = 1;
+const CLASS_ANY = 255;
+
+/** The record types rollcall reads; every other type is skipped. */
+const RECORD_TYPES: Readonly<Record<number, RrType>> = { 1: 'A', 12: 'PTR', 16: 'TXT', 28: 'AAAA', 33: 'SRV' };
+/** Question types by name as the responder compares them; others are named as RFC 3597 writes them. */
+const QUESTION_TYPES: Readonly<Record<number, string>> = { ...RECORD_TYPES, 255: 'ANY' };
+
+/** A record read off the wire: always with its folded name, and a TXT with its rdata as Latin-1. */
+interface WireRr extends Rr {
+  readonly fname: string;
+}
+
+/** The cursor over one packet: its bytes, the same bytes as Latin-1, and where reading stands. */
+interface Cursor {
+  readonly buf: Buffer;
+  readonly text: string;
+  pos: number;
+  /** The folded form of the name read last. */
+  folded: string;
+}
+
+/** Reads one datagram. Returns the message, or why it is not one we take (a drop reason). */
+export function readMessage(buf: Buffer): Message | string {
+  if (buf.length < HEADER_BYTES) return 'truncated header';
+  const flags = buf.readUInt16BE(2);
+  // RFC 6762 §18.3 and §18.11: other opcodes and non-zero rcodes are silently ignored.
+  const opcode = (flags >> 11) & 0xf;
+  if (opcode !== 0) return `opcode ${opcode}`;
+  const rcode = flags & 0xf;
+  if (rcode !== 0) return `rcode ${rcode}`;
+  const qd = buf.readUInt16BE(4);
+  const an = buf.readUInt16BE(6);
+  const ns = buf.readUInt16BE(8);
+  const ar = buf.readUInt16BE(10);
+  if (qd + an + ns + ar > MAX_RECORDS) return 'too many records';
+  const cursor: Cursor = { buf, text: buf.toString('latin1'), pos: HEADER_BYTES, folded: '' };
+  const questions: Question[] = [];
+  for (let i = 0; i < qd; i++) {
+    const name = readName(cursor);
+    if (name === undefined || cursor.pos + 4 > buf.length) return 'malformed question';
+    const type = buf.readUInt16BE(cursor.pos);
+    const klass = buf.readUInt16BE(cursor.pos + 2);
+    cursor.pos += 4;
+    const base = klass & CLASS_MASK;
+    // A question of another class is legal and simply not ours.
+    if (base === CLASS_IN || base === CLASS_ANY)
+      questions.push({ name, type: QUESTION_TYPES[type] ?? `TYPE${type}`, qu: (klass & TOP_BIT) !== 0 });
+  }
+  const answers = readRecords(cursor, an);
+  if (typeof answers === 'string') return answers;
+  const authorities = readRecords(cursor, ns);
+  if (typeof authorities === 'string') return authorities;
+  const additionals = readRecords(cursor, ar);
+  if (typeof additionals === 'string') return additionals;
+  return { id: buf.readUInt16BE(0), response: (flags & QR) !== 0, tc: (flags & TC) !== 0, questions, answers, authorities, additionals };
+}
+
+function readRecords(cursor: Cursor, count: number): WireRr[] | string {
+  const out: WireRr[] = [];
+  const buf = cursor.buf;
+  for (let i = 0; i < count; i++) {
+    const name = readName(cursor);
+    const at = cursor.pos;
+    if (name === undefined || at + 10 > buf.length) return 'malformed record';
+    const fname = cursor.folded;
+    const typeCode = buf.readUInt16BE(at);
+    const klass = buf.readUInt16BE(at + 2);
+    const ttl = buf.readUInt32BE(at + 4);
+    const start = at + 10;
+    const end = start + buf.readUInt16BE(at + 8);
+    if (end > buf.length) return 'malformed record';
+    cursor.pos = end;
+    const type = RECORD_TYPES[typeCode];
+    // Types we do not use and other classes are legal and simply not ours (OPT's class is a size).
+    if (type === undefined || (klass & CLASS_MASK) !== CLASS_IN) continue;
+    let data: Rr['data'];
+    let latin1: string | undefined;
+    switch (type) {
+      case 'A':
+        if (end - start !== 4) return 'malformed A data';
+        data = `${buf[start]}.${buf[start + 1]}.${buf[start + 2]}.${buf[start + 3]}`;
+        break;
+      case 'AAAA':
+        if (end - start !== 16) return 'malformed AAAA data';
+        data = ipv6Text(buf, start);
+        break;
+      case 'PTR': {
+        const target = readNameIn(cursor, start, end);
+        if (target === undefined) return 'malformed PTR data';
+        data = target;
+        break;
+      }
+      case 'SRV': {
+        if (end - start < 7) return 'malformed SRV data';
+        const target = readNameIn(cursor, start + 6, end);
+        if (target === undefined) return 'malformed SRV data';
+        data = {
+          priority: buf.readUInt16BE(start),
+          weight: buf.readUInt16BE(start + 2),
+          port: buf.readUInt16BE(start + 4),
+          target,
+        } satisfies SrvData;
+        break;
+      }
+      case 'TXT': {
+        const strings: Buffer[] = [];
+        for (let p = start; p < end; ) {
+          const next = p + 1 + (buf[p] as number);
+          if (next > end) return 'malformed TXT data';
+          strings.push(buf.subarray(p + 1, next));
+          p = next;
+        }
+        data = strings;
+        latin1 = cursor.text.slice(start, end);
+        break;
+      }
+    }
+    out.push({ name, fname, type, ttl, flush: (klass & TOP_BIT) !== 0, data, latin1 });
+  }
+  return out;
+}
+
+/** A name inside rdata [start, end): it must end there, not run past it. Leaves the cursor where it was. */
+function readNameIn(cursor: Cursor, start: number, end: number): string | undefined {
+  const saved = cursor.pos;
+  cursor.pos = start;
+  const name = readName(cursor);
+  const past = cursor.pos > end;
+  cursor.pos = saved;
+  return past ? undefined : name;
+}
+
+/**
+ * Reads the name at the cursor and moves past it; its folded form is left in `cursor.folded`.
+ * Undefined when the name is malformed: running off the packet, a pointer that does not point
+ * back, a reserved label type, or over 255 bytes.
+ */
+function readName(cursor: Cursor): string | undefined {
+  const { buf, text } = cursor;
+  let pos = cursor.pos;
+  /** Where the current run of labels began: a pointer must point before it. */
+  let runStart = pos;
+  /** Where reading resumes after the name: set at the first pointer. */
+  let after = -1;
+  let wire = 1;
+  let name = '';
+  let folded = '';
+  let foldedDiffers = false;
+  for (;;) {
+    if (pos >= buf.length) return undefined;
+    const len = buf[pos] as number;
+    if (len === 0) {
+      pos++;
+      break;
+    }
+    if (len >= 0xc0) {
+      if (pos + 1 >= buf.length) return undefined;
+      const target = ((len & 0x3f) << 8) | (buf[pos + 1] as number);
+      if (target >= runStart) return undefined;
+      if (after < 0) after = pos + 2;
+      pos = runStart = target;
+      continue;
+    }
+    // 0x40 and 0x80 are the extended and reserved label types (RFC 6891, RFC 2673): not in mDNS.
+    if (len > 63) return undefined;
+    const from = pos + 1;
+    const to = from + len;
+    wire += len + 1;
+    if (to > buf.length || wire > MAX_NAME_WIRE_BYTES) return undefined;
+    let upper = false;
+    let ascii = true;
+    for (let i = from; i < to; i++) {
+      const b = buf[i] as number;
+      if (b >= 0x80) ascii = false;
+      else if (b >= 0x41 && b <= 0x5a) upper = true;
+    }
+    const label = ascii ? text.slice(from, to) : buf.toString('utf8', from, to);
+    // Folding touches ASCII letters only: a non-ASCII label is lowercased letter by letter.
+    const foldedLabel = !upper ? label : ascii ? label.toLowerCase() : label.replace(/[A-Z]+/g, (s) => s.toLowerCase());
+    foldedDiffers ||= upper;
+    if (name.length === 0) {
+      name = label;
+      folded = foldedLabel;
+    } else {
+      name = `${name}.${label}`;
+      folded = `${folded}.${foldedLabel}`;
+    }
+    pos = to;
+  }
+  cursor.pos = after < 0 ? pos : after;
+  if (name.length === 0) {
+    // The root: dns-packet and most DNS libraries write it as a lone dot.
+    cursor.folded = '';
+    return '.';
+  }
+  cursor.folded = foldedDiffers ? folded : name;
+  return name;
+}
+
+/** An IPv6 address in RFC 5952 form: lowercase, no leading zeros, the longest run of zero groups as `::`. */
+export function ipv6Text(buf: Buffer, at: number): string {
+  const groups: number[] = [];
+  let bestStart = -1;
+  let bestLength = 1;
+  let runStart = -1;
+  for (let i = 0; i < 8; i++) {
+    const group = ((buf[at + 2 * i] as number) << 8) | (buf[at + 2 * i + 1] as number);
+    groups.push(group);
+    if (group !== 0) {
+      runStart = -1;
+      continue;
+    }
+    if (runStart < 0) runStart = i;
+    if (i - runStart + 1 > bestLength) {
+      bestStart = runStart;
+      bestLength = i - runStart + 1;
+    }
+  }
+  // RFC 5952 §5: an IPv4-mapped address ends in dotted decimal.
+  if (bestStart === 0 && bestLength === 5 && groups[5] === 0xffff) {
+    return `::ffff:${buf[at + 12]}.${buf[at + 13]}.${buf[at + 14]}.${buf[at + 15]}`;
+  }
+  const hex = (from: number, to: number) =>
+    groups
+      .slice(from, to)
+      .map((g) => g.toString(16))
+      .join(':');
+  if (bestStart < 0) return hex(0, 8);
+  return `${hex(0, bestStart)}::${hex(bestStart + bestLength, 8)}`;
+}
