@@ -7,6 +7,12 @@ import { DnsSdCodec, escapeKey, keyValue, parseTxt, TXT_BUDGET, unescapeKey } fr
 import { isRollcallError, normalizeService, type Service } from '../../src/index.js';
 
 const codec = new DnsSdCodec();
+/** The codecs read TXT strings as Latin-1 text, as the browser hands them over. */
+const decodeTxt = (instance: string, strings: readonly Buffer[]) =>
+  codec.decode(
+    instance,
+    strings.map((s) => s.toString('latin1')),
+  );
 const make = (input: Parameters<typeof normalizeService>[0]): Service => normalizeService(input, { requireNodes: true });
 const greeter = make({
   name: 'greeter',
@@ -30,7 +36,7 @@ describe('dns-sd codec: TXT', () => {
   });
 
   it('txt: decodes back to the same service', () => {
-    const decoded = codec.decode('greeter-1._rollcall._tcp.local', codec.txt(greeter, node(greeter), TXT_BUDGET)) as DecodedInstance;
+    const decoded = decodeTxt('greeter-1._rollcall._tcp.local', codec.txt(greeter, node(greeter), TXT_BUDGET)) as DecodedInstance;
     const back = make({
       name: decoded.name,
       version: decoded.version,
@@ -52,7 +58,7 @@ describe('dns-sd codec: TXT', () => {
       name: 'n'.repeat(255),
       nodes: [{ id: 'i'.repeat(255), address: '10.0.0.1:1', metadata: { big: 'é'.repeat(256) } }],
     });
-    const decoded = codec.decode('x._rollcall._tcp.local', codec.txt(long, node(long), TXT_BUDGET)) as DecodedInstance;
+    const decoded = decodeTxt('x._rollcall._tcp.local', codec.txt(long, node(long), TXT_BUDGET)) as DecodedInstance;
     assert.equal(decoded.name, long.name);
     assert.equal(decoded.nodeId, node(long).id);
     assert.deepEqual(decoded.nodeMetadata, { big: 'é'.repeat(256) });
@@ -66,7 +72,7 @@ describe('dns-sd codec: TXT', () => {
     });
     const txt = codec.txt(many, node(many), TXT_BUDGET);
     assert.ok(txtBytes(txt) <= TXT_BUDGET);
-    const decoded = codec.decode('api-1._rollcall._tcp.local', txt) as DecodedInstance;
+    const decoded = decodeTxt('api-1._rollcall._tcp.local', txt) as DecodedInstance;
     assert.ok((decoded.endpoints as unknown[]).length > 0 && (decoded.endpoints as unknown[]).length < 40);
     assert.ok(strings(txt).includes('endpoints=40'), 'the count says how many exist');
     const fat = make({
@@ -83,7 +89,7 @@ describe('dns-sd codec: TXT', () => {
 
   it('decode: reads what avahi-publish writes (first key wins, keys case-insensitive, no endpoints)', () => {
     const txt = ['txtvers=1', 'NAME=greeter', 'name=ignored', 'id=avahi-1', 'n.protocol=http', 'flag', '=nokey'].map((s) => Buffer.from(s));
-    const decoded = codec.decode('avahi-1._rollcall._tcp.local', txt) as DecodedInstance;
+    const decoded = decodeTxt('avahi-1._rollcall._tcp.local', txt) as DecodedInstance;
     assert.equal(decoded.name, 'greeter');
     assert.equal(decoded.nodeId, 'avahi-1');
     assert.equal(decoded.version, '');
@@ -92,14 +98,14 @@ describe('dns-sd codec: TXT', () => {
 
   it('decode: keys fold case for ASCII only, so a raw UTF-8 key from another publisher keeps its bytes', () => {
     const txt = ['txtvers=1', 'name=greeter', 'id=n1', 'n.Größe=L', 'N.GRÖSSE=x'].map((s) => Buffer.from(s));
-    const decoded = codec.decode('n1._rollcall._tcp.local', txt) as DecodedInstance;
+    const decoded = decodeTxt('n1._rollcall._tcp.local', txt) as DecodedInstance;
     assert.equal(typeof decoded, 'object', String(decoded));
     assert.deepEqual(decoded.nodeMetadata, { größe: 'L', grÖsse: 'x' });
   });
 
   it('decode: refuses what is not ours with a reason', () => {
     const reason = (list: string[]) =>
-      codec.decode(
+      decodeTxt(
         'x',
         list.map((s) => Buffer.from(s)),
       );
@@ -108,7 +114,7 @@ describe('dns-sd codec: TXT', () => {
     assert.equal(reason(['txtvers=1', 'name=x']), 'TXT without name or id');
     assert.match(reason(['txtvers=1', 'name=x', 'id=y', 'e.0={bad']) as string, /unreadable endpoint/);
     assert.match(
-      codec.decode('x', [Buffer.from('txtvers=1'), Buffer.from('name=x'), Buffer.from([0x69, 0x64, 0x3d, 0xff])]) as string,
+      decodeTxt('x', [Buffer.from('txtvers=1'), Buffer.from('name=x'), Buffer.from([0x69, 0x64, 0x3d, 0xff])]) as string,
       /name or id/,
     );
   });
@@ -118,7 +124,7 @@ describe('dns-sd codec: TXT', () => {
       fc.property(fc.array(fc.uint8Array({ maxLength: 255 }), { maxLength: 30 }), fc.boolean(), (list, withVersion) => {
         const txt = list.map((b) => Buffer.from(b));
         if (withVersion) txt.unshift(Buffer.from('txtvers=1'));
-        const out = codec.decode('x._rollcall._tcp.local', txt);
+        const out = decodeTxt('x._rollcall._tcp.local', txt);
         assert.ok(typeof out === 'string' || typeof out.name === 'string');
       }),
       { numRuns: 3000 },
@@ -140,7 +146,7 @@ describe('dns-sd codec: TXT', () => {
         } catch {
           return; // not a valid service in the first place
         }
-        const decoded = codec.decode('x._rollcall._tcp.local', codec.txt(service, node(service), TXT_BUDGET)) as DecodedInstance;
+        const decoded = decodeTxt('x._rollcall._tcp.local', codec.txt(service, node(service), TXT_BUDGET)) as DecodedInstance;
         assert.equal(decoded.name, service.name);
         assert.equal(decoded.version, service.version);
         assert.equal(decoded.nodeId, node(service).id);

@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { foldName } from '../../src/adapters/mdns/names.js';
-import { encodeMessage, type Message, type Rr, rdataKey, type SrvData, txtKey } from '../../src/adapters/mdns/packet.js';
+import { encodeMessage, type Message, type Rr, rdataKey, type SrvData, txtKey, txtStrings } from '../../src/adapters/mdns/packet.js';
 import { ipv6Text, readMessage } from '../../src/adapters/mdns/packet-reader.js';
 
 const require = createRequire(import.meta.url);
@@ -124,7 +124,9 @@ describe('packet-reader: agrees with dns-packet', () => {
         assert.deepEqual(m.answers.map(seen), reference.answers.flatMap(expected));
         assert.deepEqual(m.additionals.map(seen), reference.additionals.flatMap(expected));
         for (const r of [...m.answers, ...m.additionals]) {
-          if (r.type === 'TXT') assert.equal(rdataKey(r), txtKey(r.data as Buffer[]), 'the wire text is the TXT key');
+          if (r.type !== 'TXT') continue;
+          assert.equal(rdataKey(r), txtKey(r.data as Buffer[]), 'the wire text is the TXT key');
+          assert.deepEqual(txtStrings(r), txtStrings({ data: r.data }), 'strings sliced from the wire text, as from the buffers');
         }
       }),
       { numRuns: 1500 },

@@ -13,7 +13,7 @@ import type { ServiceView } from '../../view.js';
 import type { CachedRecord, RecordCache } from './cache.js';
 import type { Codec } from './codec.js';
 import { foldName } from './names.js';
-import type { SrvData } from './packet.js';
+import { type SrvData, txtStrings } from './packet.js';
 
 export interface AssemblerHost {
   codec: Codec;
@@ -182,7 +182,7 @@ export class Assembler {
   }
 
   #decode(fname: string, instance: string, txt: CachedRecord, address: string): Service | undefined {
-    const decoded = this.#h.codec.decode(instance, txt.rr.data as readonly Buffer[]);
+    const decoded = this.#h.codec.decode(instance, txtStrings(txt.rr));
     if (typeof decoded === 'string') {
       this.#reject(fname, txt, address, `unreadable TXT of ${instance}: ${decoded}`);
       return undefined;

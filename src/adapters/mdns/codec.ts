@@ -7,7 +7,7 @@
 import { RollcallError } from '../../errors.js';
 import type { Node, Service } from '../../registry.js';
 import type { SizeLimits } from '../../service.js';
-import type { Rr } from './packet.js';
+import type { Rr, txtStrings } from './packet.js';
 
 export type MdnsProfile = 'dns-sd' | 'go-micro';
 
@@ -57,8 +57,11 @@ export interface Codec {
   isBrowseName(folded: string): boolean;
   /** The service a listing PTR announces, for profiles whose "all" browse lists names, not instances. */
   listedService(ptrName: string, target: string): string | undefined;
-  /** The node an instance describes, or why it cannot be read. Never throws. */
-  decode(instance: string, txt: readonly Buffer[]): DecodedInstance | string;
+  /**
+   * The node an instance describes, or why it cannot be read. Never throws. `txt` holds the TXT
+   * strings as Latin-1 text, one char per byte ({@link txtStrings}).
+   */
+  decode(instance: string, txt: readonly string[]): DecodedInstance | string;
 }
 
 /** Bytes of TXT rdata for these strings (a length byte each). */

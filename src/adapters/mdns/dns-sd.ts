@@ -72,7 +72,7 @@ export function keyValue(key: string, value: string | Buffer): Buffer[] {
  * (RFC 6763 §6.4). Values are Latin-1 strings, one char per byte (see {@link txtText}).
  */
 export function parseTxt(strings: readonly Buffer[]): Map<string, string> {
-  return readTxt(strings).map;
+  return readTxt(strings.map((s) => s.toString('latin1'))).map;
 }
 
 interface TxtMap {
@@ -83,14 +83,13 @@ interface TxtMap {
   readonly extra: boolean;
 }
 
-// Each string is read as Latin-1 (byte for byte) once; the rest is string work, which is cheaper
+// The strings arrive as Latin-1 text (byte for byte); the rest is string work, which is cheaper
 // than slicing and converting buffers, and a value over several strings is a plain concatenation.
-function readTxt(strings: readonly Buffer[]): TxtMap {
+function readTxt(strings: readonly string[]): TxtMap {
   const map = new Map<string, string>();
   let continued = false;
   let extra = false;
-  for (const s of strings) {
-    const str = s.toString('latin1');
+  for (const str of strings) {
     const eq = str.indexOf('=');
     if (eq <= 0) continue;
     const key = asciiLower(str.slice(0, eq));
@@ -212,7 +211,7 @@ export class DnsSdCodec implements Codec {
     return undefined;
   }
 
-  decode(_instance: string, strings: readonly Buffer[]): DecodedInstance | string {
+  decode(_instance: string, strings: readonly string[]): DecodedInstance | string {
     const txt = readTxt(strings);
     const version = txtText(txt.map.get('txtvers'));
     if (version !== TXT_VERSION) return version === undefined ? 'TXT without txtvers' : `unsupported txtvers ${JSON.stringify(version)}`;

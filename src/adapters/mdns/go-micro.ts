@@ -51,9 +51,9 @@ export interface GoMicroTxt {
   Metadata?: unknown;
 }
 
-/** Go Micro's decode: join, hex, inflate, JSON. Returns why not instead of throwing. */
-export function decodeGoMicroTxt(strings: readonly Buffer[]): GoMicroTxt | string {
-  const hex = Buffer.concat(strings as Buffer[]).toString('latin1');
+/** Go Micro's decode of its TXT strings (as Latin-1 text): join, hex, inflate, JSON. Returns why not instead of throwing. */
+export function decodeGoMicroTxt(strings: readonly string[]): GoMicroTxt | string {
+  const hex = strings.join('');
   if (hex.length === 0 || hex.length % 2 !== 0 || !/^[0-9a-fA-F]+$/.test(hex)) return 'TXT is not hex';
   let json: string;
   try {
@@ -156,7 +156,7 @@ export class GoMicroCodec implements Codec {
     return trimmed.slice(0, trimmed.length - this.#listingSuffix.length);
   }
 
-  decode(instance: string, strings: readonly Buffer[]): DecodedInstance | string {
+  decode(instance: string, strings: readonly string[]): DecodedInstance | string {
     const txt = decodeGoMicroTxt(strings);
     if (typeof txt === 'string') return txt;
     if (typeof txt.Service !== 'string' || txt.Service.length === 0) return 'TXT without Service';

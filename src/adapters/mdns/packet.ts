@@ -244,6 +244,22 @@ export function txtKey(strings: readonly Buffer[]): string {
   return key;
 }
 
+/**
+ * A TXT record's strings as Latin-1 text, one char per byte (what the codecs read): sliced from
+ * its wire text when it was read off the wire, converted from its buffers otherwise.
+ */
+export function txtStrings(rr: Pick<Rr, 'data' | 'latin1'>): string[] {
+  const wire = rr.latin1;
+  if (wire === undefined) return (rr.data as readonly Buffer[]).map((s) => s.toString('latin1'));
+  const out: string[] = [];
+  for (let i = 0; i < wire.length; ) {
+    const end = i + 1 + wire.charCodeAt(i);
+    out.push(wire.slice(i + 1, end));
+    i = end;
+  }
+  return out;
+}
+
 /** Name, type and rdata: what makes two records "the same record" (TTL and flush aside). */
 export function recordKey(rr: Pick<Rr, 'name' | 'fname' | 'type' | 'data' | 'latin1'>): string {
   return `${rr.fname ?? foldName(rr.name)}\u0000${rr.type}\u0000${rdataKey(rr)}`;
