@@ -51,7 +51,9 @@ describe('packaging', { timeout: 180_000 }, () => {
     const project = join(work, 'app');
     mkdirSync(project);
     writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
-    execFileSync('npm', ['install', '--offline', '--no-audit', '--no-fund', '--silent', tarball], { cwd: project, stdio: 'pipe' });
+    // Prefer the cache, but let npm fetch what it lacks: `npm ci` caches tarballs, not the package
+    // metadata a fresh install resolves versions from, so a machine that only ever ran `npm ci` has none.
+    execFileSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--silent', tarball], { cwd: project, stdio: 'pipe' });
     const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { exports: Record<string, unknown> };
     const subpaths = Object.keys(pkg.exports)
       .filter((k) => k !== './package.json')
