@@ -4,7 +4,10 @@
  */
 const suites: Record<string, () => Promise<unknown>> = {
   memory: async () => (await import('./memory/registry.bench.js')).run(),
-  mdns: async () => (await import('./mdns/discovery.bench.js')).run(),
+  mdns: async () => {
+    await (await import('./mdns/read.bench.js')).run();
+    await (await import('./mdns/discovery.bench.js')).run();
+  },
   consul: async () => {
     await (await import('./consul/latency.bench.js')).run();
     await (await import('./consul/scale.bench.js')).run();
