@@ -5,7 +5,7 @@
  * not hold and links the peer was not heard on do not.
  */
 import assert from 'node:assert/strict';
-import { describe, it, mock } from 'node:test';
+import { afterEach, describe, it, mock } from 'node:test';
 import { Browser, type BrowserHost } from '../../src/adapters/mdns/browser.js';
 import { DnsSdCodec } from '../../src/adapters/mdns/dns-sd.js';
 import type { NetInterface } from '../../src/adapters/mdns/interfaces.js';
@@ -29,9 +29,13 @@ interface Sent {
   legacy: boolean;
 }
 
+afterEach(() => mock.restoreAll());
+
 function setup(options: { shared?: boolean; targets?: Target[] } = {}) {
   let clock = 1_000_000;
   mock.timers.enable({ apis: ['setTimeout'] });
+  // No jitter on the query schedule (interest.ts stretches intervals by up to 2 %): exact times.
+  mock.method(Math, 'random', () => 0);
   const sent: Sent[] = [];
   const host: BrowserHost = {
     codec,

@@ -10,6 +10,8 @@
 export const RESPONSE_WINDOW_MS = 125;
 /** RFC 6762 §5.2: at least one second between the first two queries, doubling after. */
 export const FIRST_INTERVAL_MS = 1000;
+/** The most a query interval is stretched at random (never shortened: §5.2's one second and doubling are minimums). */
+const JITTER = 0.02;
 
 export class Interest {
   readonly fname: string;
@@ -60,7 +62,10 @@ export class Interest {
     }
     this.sentCount++;
     this.periodStart = now;
-    this.nextAt = now + this.interval;
+    // Up to 2 % later, at random: two browsers whose queries once went out together (each timer
+    // fired before the other's query was read) would otherwise stay in step at the cap, and
+    // neither would ever hear the other's question first (RFC 6762 §7.3 needs one to lead).
+    this.nextAt = now + this.interval * (1 + Math.random() * JITTER);
     this.interval = Math.min(this.interval * 2, maxInterval);
   }
 
