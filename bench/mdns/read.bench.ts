@@ -7,6 +7,7 @@
 import { createRequire } from 'node:module';
 import { encodeMessage, type Rr } from '../../src/adapters/mdns/packet.js';
 import { readMessage } from '../../src/adapters/mdns/packet-reader.js';
+import { header, labelBytes, labels, pointer, tail } from '../../test/mdns/wire-bytes.js';
 import { compare, fmt, report } from '../lib.js';
 
 const require = createRequire(import.meta.url);
@@ -36,34 +37,22 @@ function announcement(): Buffer {
 
 /** The same kind of announcement with every repeated name suffix compressed, as avahi writes it. */
 function compressed(): Buffer {
-  const label = (s: string) => Buffer.concat([Buffer.from([Buffer.byteLength(s)]), Buffer.from(s)]);
-  const ptr = (offset: number) => Buffer.from([0xc0 | (offset >> 8), offset & 0xff]);
-  const rr = (type: number, klass: number, ttl: number, rdata: Buffer) => {
-    const b = Buffer.alloc(10);
-    b.writeUInt16BE(type, 0);
-    b.writeUInt16BE(klass, 2);
-    b.writeUInt32BE(ttl, 4);
-    b.writeUInt16BE(rdata.length, 8);
-    return Buffer.concat([b, rdata]);
-  };
-  const header = Buffer.from([0, 0, 0x84, 0, 0, 0, 0, 4, 0, 0, 0, 1]);
-  const parts: Buffer[] = [header];
+  const parts: Buffer[] = [header({ an: 4, ar: 1 })];
   const at = () => parts.reduce((n, p) => n + p.length, 0);
   const typeAt = at();
-  parts.push(label('_http'), label('_tcp'), label('local'), Buffer.from([0]));
-  const localAt = typeAt + 11;
-  const instanceData = Buffer.concat([label('Printer on desk'), ptr(typeAt)]);
+  parts.push(labels('_http', '_tcp', 'local'));
+  const localAt = typeAt + labelBytes('_http', '_tcp').length;
   const ptrRecordAt = at();
-  parts.push(rr(12, 1, 4500, instanceData));
+  parts.push(tail(12, Buffer.concat([labelBytes('Printer on desk'), pointer(typeAt)]), 1, 4500));
   const instanceAt = ptrRecordAt + 10;
-  parts.push(ptr(instanceAt));
-  const hostData = Buffer.concat([label('desk'), ptr(localAt)]);
-  const srvStart = at();
-  parts.push(rr(33, 0x8001, 120, Buffer.concat([Buffer.from([0, 0, 0, 0, 0x02, 0x77]), hostData])));
-  const hostAt = srvStart + 10 + 6;
-  parts.push(ptr(instanceAt), rr(16, 0x8001, 4500, Buffer.concat(['txtvers=1', 'rp=ipp/print', 'ty=Desk Printer'].map(label))));
-  parts.push(ptr(hostAt), rr(1, 0x8001, 120, Buffer.from([10, 0, 0, 9])));
-  parts.push(ptr(hostAt), rr(28, 0x8001, 120, Buffer.from('fe80000000000000021122fffe334455', 'hex')));
+  parts.push(pointer(instanceAt));
+  const srvAt = at();
+  parts.push(tail(33, Buffer.concat([Buffer.from([0, 0, 0, 0, 0x02, 0x77]), labelBytes('desk'), pointer(localAt)]), 0x8001));
+  const hostAt = srvAt + 10 + 6;
+  const txt = Buffer.concat(['txtvers=1', 'rp=ipp/print', 'ty=Desk Printer'].map((s) => labelBytes(s)));
+  parts.push(pointer(instanceAt), tail(16, txt, 0x8001, 4500));
+  parts.push(pointer(hostAt), tail(1, Buffer.from([10, 0, 0, 9]), 0x8001));
+  parts.push(pointer(hostAt), tail(28, Buffer.from('fe80000000000000021122fffe334455', 'hex'), 0x8001));
   return Buffer.concat(parts);
 }
 

@@ -10,6 +10,7 @@ import fc from 'fast-check';
 import { foldName } from '../../src/adapters/mdns/names.js';
 import { encodeMessage, type Message, type Rr, rdataKey, type SrvData, txtKey, txtStrings } from '../../src/adapters/mdns/packet.js';
 import { ipv6Text, readMessage } from '../../src/adapters/mdns/packet-reader.js';
+import { header, labels, pointer, tail } from './wire-bytes.js';
 
 const require = createRequire(import.meta.url);
 interface RawRecord {
@@ -163,27 +164,6 @@ describe('packet-reader: agrees with dns-packet', () => {
 });
 
 // --- Hand-built packets: compression and the limits ---
-const header = (counts: { qd?: number; an?: number; ns?: number; ar?: number }, flags = 0x8400) => {
-  const h = Buffer.alloc(12);
-  h.writeUInt16BE(flags, 2);
-  h.writeUInt16BE(counts.qd ?? 0, 4);
-  h.writeUInt16BE(counts.an ?? 0, 6);
-  h.writeUInt16BE(counts.ns ?? 0, 8);
-  h.writeUInt16BE(counts.ar ?? 0, 10);
-  return h;
-};
-const labels = (...parts: string[]) =>
-  Buffer.concat([...parts.map((p) => Buffer.concat([Buffer.from([p.length]), Buffer.from(p)])), Buffer.from([0])]);
-const pointer = (offset: number) => Buffer.from([0xc0 | (offset >> 8), offset & 0xff]);
-/** type, class, ttl and rdata of a record whose name has just been written. */
-const tail = (type: number, rdata: Buffer, klass = 1, ttl = 120) => {
-  const t = Buffer.alloc(10);
-  t.writeUInt16BE(type, 0);
-  t.writeUInt16BE(klass, 2);
-  t.writeUInt32BE(ttl, 4);
-  t.writeUInt16BE(rdata.length, 8);
-  return Buffer.concat([t, rdata]);
-};
 
 describe('packet-reader: names', () => {
   it('compression: pointers to earlier names, inside names and inside rdata, as avahi writes them', () => {
