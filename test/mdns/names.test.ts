@@ -87,6 +87,15 @@ describe('names: labels', () => {
   it('fold: ASCII case and the root dot only (RFC 6762 §16)', () => {
     assert.equal(foldName('Greeter._Rollcall._tcp.local.'), 'greeter._rollcall._tcp.local');
     assert.equal(foldName('ÄB.local'), 'Äb.local');
+    // Letter by letter: only A-Z change, whatever else the name holds.
+    const asciiOnly = (s: string) => [...s].map((c) => (c >= 'A' && c <= 'Z' ? c.toLowerCase() : c)).join('');
+    fc.assert(
+      fc.property(fc.string({ unit: fc.constantFrom('A', 'z', '.', 'Ä', 'ß', 'İ', 'K', '-', '1') }), (s) => {
+        const trimmed = s.endsWith('.') ? s.slice(0, -1) : s;
+        assert.equal(foldName(s), asciiOnly(trimmed));
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('nameProblem: empty labels, long labels and long names', () => {

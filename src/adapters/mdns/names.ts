@@ -20,7 +20,9 @@ const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
  */
 export function foldName(name: string): string {
   const trimmed = name.endsWith('.') ? name.slice(0, -1) : name;
-  return /[A-Z]/.test(trimmed) ? trimmed.replace(/[A-Z]+/g, (s) => s.toLowerCase()) : trimmed;
+  if (!/[A-Z]/.test(trimmed)) return trimmed;
+  // toLowerCase folds letters beyond ASCII too; on an all-ASCII name it is exactly this folding.
+  return /[\u0080-\uffff]/.test(trimmed) ? trimmed.replace(/[A-Z]+/g, (s) => s.toLowerCase()) : trimmed.toLowerCase();
 }
 
 /** Lowercase base32 of SHA-256: letters and digits only, so a hash is a valid label anywhere. */

@@ -8,8 +8,8 @@
  * - records of types rollcall does not use (NSEC, HINFO, OPT, ...) and of classes other than IN
  *   are skipped by their length, never decoded;
  * - the packet is read as one Latin-1 string once, and every ASCII label is a slice of it (a
- *   label with other bytes is decoded as UTF-8, replacement characters and all); the folded name
- *   (RFC 6762 §16: ASCII case only) is computed while the labels are read;
+ *   label with other bytes is decoded as UTF-8, replacement characters and all); each record
+ *   carries its owner name folded (names.ts), so nothing downstream folds it again;
  * - a TXT record keeps its rdata as that Latin-1 text, which is its identity in the cache and
  *   what the codecs read, beside the strings as buffers;
  * - compression pointers must point backwards from where the current run of labels began
@@ -18,6 +18,7 @@
  * Encoding stays with dns-packet (see packet.ts).
  * @module
  */
+import { foldName } from './names.js';
 import type { Message, Question, Rr, RrType, SrvData } from './packet.js';
 
 const HEADER_BYTES = 12;
@@ -38,7 +39,7 @@ const RECORD_TYPES: Readonly<Record<number, RrType>> = { 1: 'A', 12: 'PTR', 16: 
 /** Question types by name as the responder compares them; others are named as RFC 3597 writes them. */
 const QUESTION_TYPES: Readonly<Record<number, string>> = { ...RECORD_TYPES, 255: 'ANY' };
 
-/** A record read off the wire: always with its folded name, and a TXT with its rdata as Latin-1. */
+/** A record read off the wire: always with its folded owner name, and a TXT with its rdata as Latin-1. */
 interface WireRr extends Rr {
   readonly fname: string;
 }
@@ -48,8 +49,6 @@ interface Cursor {
   readonly buf: Buffer;
   readonly text: string;
   pos: number;
-  /** The folded form of the name read last. */
-  folded: string;
 }
 
 /** Reads one datagram. Returns the message, or why it is not one we take (a drop reason). */
@@ -66,7 +65,7 @@ export function readMessage(buf: Buffer): Message | string {
   const ns = buf.readUInt16BE(8);
   const ar = buf.readUInt16BE(10);
   if (qd + an + ns + ar > MAX_RECORDS) return 'too many records';
-  const cursor: Cursor = { buf, text: buf.toString('latin1'), pos: HEADER_BYTES, folded: '' };
+  const cursor: Cursor = { buf, text: buf.toString('latin1'), pos: HEADER_BYTES };
   const questions: Question[] = [];
   for (let i = 0; i < qd; i++) {
     const name = readName(cursor);
@@ -95,7 +94,6 @@ function readRecords(cursor: Cursor, count: number): WireRr[] | string {
     const name = readName(cursor);
     const at = cursor.pos;
     if (name === undefined || at + 10 > buf.length) return 'malformed record';
-    const fname = cursor.folded;
     const typeCode = buf.readUInt16BE(at);
     const klass = buf.readUInt16BE(at + 2);
     const ttl = buf.readUInt32BE(at + 4);
@@ -148,7 +146,7 @@ function readRecords(cursor: Cursor, count: number): WireRr[] | string {
         break;
       }
     }
-    out.push({ name, fname, type, ttl, flush: (klass & TOP_BIT) !== 0, data, latin1 });
+    out.push({ name, fname: foldName(name), type, ttl, flush: (klass & TOP_BIT) !== 0, data, latin1 });
   }
   return out;
 }
@@ -164,8 +162,7 @@ function readNameIn(cursor: Cursor, start: number, end: number): string | undefi
 }
 
 /**
- * Reads the name at the cursor and moves past it; its folded form is left in `cursor.folded`.
- * Undefined when the name is malformed: running off the packet, a pointer that does not point
+ * Reads the name at the cursor and moves past it. Undefined when the name is malformed: running off the packet, a pointer that does not point
  * back, a reserved label type, or over 255 bytes.
  */
 function readName(cursor: Cursor): string | undefined {
@@ -177,8 +174,6 @@ function readName(cursor: Cursor): string | undefined {
   let after = -1;
   let wire = 1;
   let name = '';
-  let folded = '';
-  let foldedDiffers = false;
   for (;;) {
     if (pos >= buf.length) return undefined;
     const len = buf[pos] as number;
@@ -200,34 +195,15 @@ function readName(cursor: Cursor): string | undefined {
     const to = from + len;
     wire += len + 1;
     if (to > buf.length || wire > MAX_NAME_WIRE_BYTES) return undefined;
-    let upper = false;
     let ascii = true;
-    for (let i = from; i < to; i++) {
-      const b = buf[i] as number;
-      if (b >= 0x80) ascii = false;
-      else if (b >= 0x41 && b <= 0x5a) upper = true;
-    }
+    for (let i = from; i < to && ascii; i++) ascii = (buf[i] as number) < 0x80;
     const label = ascii ? text.slice(from, to) : buf.toString('utf8', from, to);
-    // Folding touches ASCII letters only: a non-ASCII label is lowercased letter by letter.
-    const foldedLabel = !upper ? label : ascii ? label.toLowerCase() : label.replace(/[A-Z]+/g, (s) => s.toLowerCase());
-    foldedDiffers ||= upper;
-    if (name.length === 0) {
-      name = label;
-      folded = foldedLabel;
-    } else {
-      name = `${name}.${label}`;
-      folded = `${folded}.${foldedLabel}`;
-    }
+    name = name.length === 0 ? label : `${name}.${label}`;
     pos = to;
   }
   cursor.pos = after < 0 ? pos : after;
-  if (name.length === 0) {
-    // The root: dns-packet and most DNS libraries write it as a lone dot.
-    cursor.folded = '';
-    return '.';
-  }
-  cursor.folded = foldedDiffers ? folded : name;
-  return name;
+  // The root: dns-packet and most DNS libraries write it as a lone dot.
+  return name.length === 0 ? '.' : name;
 }
 
 /** An IPv6 address in RFC 5952 form: lowercase, no leading zeros, the longest run of zero groups as `::`. */
