@@ -140,20 +140,20 @@ function newSocket(type: 'udp4' | 'udp6', shared: boolean): Socket {
 /**
  * Binds `socket` through multicast-dns, then takes its datagrams over: multicast-dns's own
  * listener would decode each one with dns-packet, only for the result to be read again. Our
- * echoes go nowhere; everything else goes to `receive` as it arrived.
+ * echoes go nowhere; everything else goes to the packet handler as it arrived.
  */
 function open(
   socket: Socket,
   options: Record<string, unknown>,
+  via: Via,
   handlers: TransportHandlers,
   echoes: OwnEchoes,
-  receive: (datagram: Buffer, rinfo: RemoteInfo) => void,
 ): Promise<MdnsSocket> {
   multicastDns ??= require('multicast-dns') as MulticastDns;
   const mdns = multicastDns({ socket, multicast: false, ...options });
   socket.removeAllListeners('message');
   socket.on('message', (datagram: Buffer, rinfo: RemoteInfo) => {
-    if (!echoes.isEcho(datagram, rinfo)) receive(datagram, rinfo);
+    if (!echoes.isEcho(datagram, rinfo)) handlers.packet(datagram, rinfo, via);
   });
   return new Promise((resolve, reject) => {
     mdns.once('error', reject);
@@ -192,7 +192,7 @@ export class Transport {
     const t = new Transport(handlers);
     const s4 = newSocket('udp4', true);
     try {
-      t.#wrappers.push(await open(s4, { port: MDNS_PORT, bind: '0.0.0.0' }, handlers, t.echoes, (d, r) => handlers.packet(d, r, 'mdns')));
+      t.#wrappers.push(await open(s4, { port: MDNS_PORT, bind: '0.0.0.0' }, 'mdns', handlers, t.echoes));
     } catch (error) {
       s4.close();
       throw new RollcallError('UNAVAILABLE', `cannot bind 0.0.0.0:${MDNS_PORT} for mDNS: ${(error as Error).message}`, {
@@ -208,9 +208,7 @@ export class Transport {
       const s6 = newSocket('udp6', true);
       try {
         t.#wrappers.push(
-          await open(s6, { type: 'udp6', ip: GROUP6, interface: '::', port: MDNS_PORT, bind: '::' }, handlers, t.echoes, (d, r) =>
-            handlers.packet(d, r, 'mdns'),
-          ),
+          await open(s6, { type: 'udp6', ip: GROUP6, interface: '::', port: MDNS_PORT, bind: '::' }, 'mdns', handlers, t.echoes),
         );
         s6.setMulticastTTL(255);
         s6.setTTL(255);
@@ -299,9 +297,9 @@ export class Transport {
           await open(
             socket,
             { port: 0, ...(type === 'udp6' ? { type, ip: GROUP6, interface: '::' } : {}) },
+            'ephemeral',
             this.#handlers,
             this.echoes,
-            (d, r) => this.#handlers.packet(d, r, 'ephemeral'),
           ),
         );
         socket.setMulticastTTL(255);
