@@ -195,6 +195,42 @@ describe('packet-reader: names', () => {
     );
   });
 
+  it('folding: owner names are folded as foldName folds them, joined across pointers, and a folded name is not copied', () => {
+    // "Web._HTTP" + pointer to "_tcp.local" (12); a label ending in a dot; a UTF-8 label after an uppercase one.
+    const base = labels('_tcp', 'local');
+    const a = Buffer.concat([Buffer.from([3]), Buffer.from('Web'), Buffer.from([5]), Buffer.from('_HTTP'), pointer(12)]);
+    const dotted = Buffer.concat([Buffer.from([4]), Buffer.from('host'), Buffer.from([2]), Buffer.from('a.'), Buffer.from([0])]);
+    const utf8 = labels('Box', 'Ä-ß', 'local');
+    const plain = labels('web', '_http', '_tcp', 'local');
+    const ipv4 = Buffer.from([10, 0, 0, 1]);
+    const buf = Buffer.concat([
+      header({ an: 5 }),
+      base,
+      tail(1, ipv4),
+      a,
+      tail(1, ipv4),
+      dotted,
+      tail(1, ipv4),
+      utf8,
+      tail(1, ipv4),
+      plain,
+      tail(1, ipv4),
+    ]);
+    const m = read(buf);
+    assert.deepEqual(
+      m.answers.map((r) => [r.name, r.fname]),
+      [
+        ['_tcp.local', '_tcp.local'],
+        ['Web._HTTP._tcp.local', 'web._http._tcp.local'],
+        // A dot inside a label reads as a separator (as in dns-packet); the trailing one goes, as foldName drops it.
+        ['host.a.', 'host.a'],
+        ['Box.Ä-ß.local', 'box.Ä-ß.local'],
+        ['web._http._tcp.local', 'web._http._tcp.local'],
+      ],
+    );
+    for (const r of m.answers) assert.equal(r.fname, foldName(r.name));
+  });
+
   it('compression: a pointer to itself, forwards, or into a loop is refused', () => {
     const self = Buffer.concat([header({ an: 1 }), pointer(12), tail(1, Buffer.from([1, 2, 3, 4]))]);
     assert.equal(readMessage(self), 'malformed record');

@@ -7,11 +7,11 @@
  *
  * - records of types rollcall does not use (NSEC, HINFO, OPT, ...) and of classes other than IN
  *   are skipped by their length, never decoded;
- * - the packet is read as one Latin-1 string once, and every ASCII label is a slice of it (a
- *   label with other bytes is decoded as UTF-8, replacement characters and all); each record
- *   carries its owner name folded (names.ts), so nothing downstream folds it again;
- * - a TXT record keeps its rdata as that Latin-1 text, which is its identity in the cache and
- *   what the codecs read, beside the strings as buffers;
+ * - a name's labels are joined as bytes and become one string (Latin-1 when all ASCII, else
+ *   UTF-8, replacement characters and all); each record carries its owner name folded
+ *   (names.ts), so nothing downstream folds it again, and a name already folded is not copied;
+ * - a TXT record keeps its rdata as Latin-1 text, which is its identity in the cache and what
+ *   the codecs read, beside the strings as buffers;
  * - compression pointers must point backwards from where the current run of labels began
  *   (RFC 1035 §4.1.4), so no packet can make the reader loop; names stop at 255 bytes.
  *
@@ -33,6 +33,7 @@ const CLASS_MASK = 0x7fff;
 const TOP_BIT = 0x8000;
 const CLASS_IN = 1;
 const CLASS_ANY = 255;
+const DOT = 0x2e;
 
 /** The record types rollcall reads; every other type is skipped. */
 const RECORD_TYPES: Readonly<Record<number, RrType>> = { 1: 'A', 12: 'PTR', 16: 'TXT', 28: 'AAAA', 33: 'SRV' };
@@ -44,11 +45,12 @@ interface WireRr extends Rr {
   readonly fname: string;
 }
 
-/** The cursor over one packet: its bytes, the same bytes as Latin-1, and where reading stands. */
+/** The cursor over one packet: its bytes, where reading stands, and a fact about the name read last. */
 interface Cursor {
   readonly buf: Buffer;
-  readonly text: string;
   pos: number;
+  /** Whether the name read last is its own folded form (see {@link foldName}). */
+  folded: boolean;
 }
 
 /** Reads one datagram. Returns the message, or why it is not one we take (a drop reason). */
@@ -65,7 +67,7 @@ export function readMessage(buf: Buffer): Message | string {
   const ns = buf.readUInt16BE(8);
   const ar = buf.readUInt16BE(10);
   if (qd + an + ns + ar > MAX_RECORDS) return 'too many records';
-  const cursor: Cursor = { buf, text: buf.toString('latin1'), pos: HEADER_BYTES };
+  const cursor: Cursor = { buf, pos: HEADER_BYTES, folded: false };
   const questions: Question[] = [];
   for (let i = 0; i < qd; i++) {
     const name = readName(cursor);
@@ -92,8 +94,9 @@ function readRecords(cursor: Cursor, count: number): WireRr[] | string {
   const buf = cursor.buf;
   for (let i = 0; i < count; i++) {
     const name = readName(cursor);
+    const fname = cursor.folded || name === undefined ? name : foldName(name);
     const at = cursor.pos;
-    if (name === undefined || at + 10 > buf.length) return 'malformed record';
+    if (name === undefined || fname === undefined || at + 10 > buf.length) return 'malformed record';
     const typeCode = buf.readUInt16BE(at);
     const klass = buf.readUInt16BE(at + 2);
     const ttl = buf.readUInt32BE(at + 4);
@@ -142,11 +145,11 @@ function readRecords(cursor: Cursor, count: number): WireRr[] | string {
           p = next;
         }
         data = strings;
-        latin1 = cursor.text.slice(start, end);
+        latin1 = buf.toString('latin1', start, end);
         break;
       }
     }
-    out.push({ name, fname: foldName(name), type, ttl, flush: (klass & TOP_BIT) !== 0, data, latin1 });
+    out.push({ name, fname, type, ttl, flush: (klass & TOP_BIT) !== 0, data, latin1 });
   }
   return out;
 }
@@ -162,18 +165,31 @@ function readNameIn(cursor: Cursor, start: number, end: number): string | undefi
 }
 
 /**
- * Reads the name at the cursor and moves past it. Undefined when the name is malformed: running off the packet, a pointer that does not point
- * back, a reserved label type, or over 255 bytes.
+ * Where a name's labels are joined before it becomes a string: a name is at most 255 bytes on
+ * the wire, and in the dotted form (a dot for each length byte but the first) never longer.
+ * Joining bytes and making one string of them allocates that string alone; slicing and
+ * concatenating labels would allocate a string per label and one per join, and the receive path
+ * mostly runs unoptimized (a packet every few hundred milliseconds), where every such object is
+ * heap the process touches fresh.
+ */
+const scratch = Buffer.allocUnsafe(MAX_NAME_WIRE_BYTES);
+
+/**
+ * Reads the name at the cursor and moves past it, setting `cursor.folded` to whether the name is
+ * already in folded form (no A-Z, no trailing dot). Undefined when the name is malformed: running
+ * off the packet, a pointer that does not point back, a reserved label type, or over 255 bytes.
  */
 function readName(cursor: Cursor): string | undefined {
-  const { buf, text } = cursor;
+  const buf = cursor.buf;
   let pos = cursor.pos;
   /** Where the current run of labels began: a pointer must point before it. */
   let runStart = pos;
   /** Where reading resumes after the name: set at the first pointer. */
   let after = -1;
   let wire = 1;
-  let name = '';
+  let length = 0;
+  let ascii = true;
+  let upper = false;
   for (;;) {
     if (pos >= buf.length) return undefined;
     const len = buf[pos] as number;
@@ -191,19 +207,28 @@ function readName(cursor: Cursor): string | undefined {
     }
     // 0x40 and 0x80 are the extended and reserved label types (RFC 6891, RFC 2673): not in mDNS.
     if (len > 63) return undefined;
-    const from = pos + 1;
-    const to = from + len;
+    const to = pos + 1 + len;
     wire += len + 1;
     if (to > buf.length || wire > MAX_NAME_WIRE_BYTES) return undefined;
-    let ascii = true;
-    for (let i = from; i < to && ascii; i++) ascii = (buf[i] as number) < 0x80;
-    const label = ascii ? text.slice(from, to) : buf.toString('utf8', from, to);
-    name = name.length === 0 ? label : `${name}.${label}`;
+    if (length > 0) scratch[length++] = DOT;
+    for (let i = pos + 1; i < to; i++) {
+      const byte = buf[i] as number;
+      if (byte >= 0x80) ascii = false;
+      else if (byte >= 0x41 && byte <= 0x5a) upper = true;
+      scratch[length++] = byte;
+    }
     pos = to;
   }
   cursor.pos = after < 0 ? pos : after;
   // The root: dns-packet and most DNS libraries write it as a lone dot.
-  return name.length === 0 ? '.' : name;
+  if (length === 0) {
+    cursor.folded = false;
+    return '.';
+  }
+  cursor.folded = !upper && scratch[length - 1] !== DOT;
+  // A label with other bytes is UTF-8, replacement characters and all. Decoding the joined name
+  // at once gives what decoding label by label would: a dot always ends a broken sequence.
+  return scratch.toString(ascii ? 'latin1' : 'utf8', 0, length);
 }
 
 /** An IPv6 address in RFC 5952 form: lowercase, no leading zeros, the longest run of zero groups as `::`. */
