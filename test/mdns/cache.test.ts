@@ -120,4 +120,47 @@ describe('record cache', () => {
     assert.equal(cache.add(txt('k=5'), 'eth0'), 'renewed');
     assert.equal(cache.size, 100);
   });
+  it('storage: a lone record and a second datum of its name and type both live, and each expires on its own', (t) => {
+    t.after(() => mock.timers.reset());
+    const { cache, expired, advance } = setup();
+    const a = (ip: string, ttl: number): Rr => ({ name: 'host.local', type: 'A', ttl, flush: false, data: ip });
+    assert.equal(cache.add(a('10.0.0.1', 2), 'eth0'), 'new');
+    assert.equal(cache.add(a('10.0.0.1', 2), 'eth0'), 'renewed', 'the lone record is found again by its data');
+    assert.equal(cache.add(a('10.0.0.2', 5), 'eth0'), 'new', 'other data of the same name and type is a second record');
+    assert.equal(cache.size, 2);
+    assert.deepEqual(
+      cache
+        .get('host.local', 'A')
+        .map((r) => r.rr.data)
+        .sort(),
+      ['10.0.0.1', '10.0.0.2'],
+    );
+    assert.equal(cache.add(a('10.0.0.2', 5), 'eth0'), 'renewed', 'and is found again among several');
+    advance(2100);
+    assert.deepEqual(expired, ['host.local/A']);
+    assert.deepEqual(
+      cache.get('host.local', 'A').map((r) => r.rr.data),
+      ['10.0.0.2'],
+    );
+    advance(3000);
+    assert.equal(cache.size, 0);
+    assert.deepEqual(cache.get('host.local', 'A'), []);
+    assert.equal(cache.newest('host.local', 'A'), undefined);
+    assert.equal(cache.add(a('10.0.0.3', 5), 'eth0'), 'new', 'a name whose records all expired starts afresh');
+    assert.equal(cache.size, 1);
+  });
+
+  it('storage: a flushing record ends the lone older datum of its name and type a second later', (t) => {
+    t.after(() => mock.timers.reset());
+    const { cache, advance } = setup();
+    cache.add({ name: 'host.local', type: 'A', ttl: 100, flush: true, data: '10.0.0.1' }, 'eth0');
+    advance(1500);
+    cache.add({ name: 'host.local', type: 'A', ttl: 100, flush: true, data: '10.0.0.9' }, 'eth0');
+    assert.equal(cache.get('host.local', 'A').length, 2, 'the old datum stays for its grace second');
+    advance(1100);
+    assert.deepEqual(
+      cache.get('host.local', 'A').map((r) => r.rr.data),
+      ['10.0.0.9'],
+    );
+  });
 });

@@ -51,8 +51,36 @@ function refreshPoint(record: CachedRecord, step: number): number {
   return record.receivedAt + record.rr.ttl * 1000 * (point + Math.random() * 0.02);
 }
 
-/** One owner name's records, a map (rdata key -> record) per type. */
-type NameEntry = { [T in RrType]?: Map<string, CachedRecord> };
+/**
+ * The records of one (name, type): the record itself while it is the only one, as a unique
+ * record (SRV, TXT, a host's address) nearly always is, and a map by rdata key once there are
+ * more (the PTRs of a browse name, an address record's older data in its flush second). A new
+ * node then costs the cache its records and not a map for each of them: the cache's memory, and
+ * what each announcement allocates on a path that mostly runs unoptimized.
+ */
+type Bucket = CachedRecord | Map<string, CachedRecord>;
+
+/** One owner name's buckets, every type a field from the start so all entries share one shape. */
+interface NameEntry {
+  PTR: Bucket | undefined;
+  SRV: Bucket | undefined;
+  TXT: Bucket | undefined;
+  A: Bucket | undefined;
+  AAAA: Bucket | undefined;
+}
+
+const TYPES: readonly RrType[] = ['PTR', 'SRV', 'TXT', 'A', 'AAAA'];
+
+function find(bucket: Bucket | undefined, key: string): CachedRecord | undefined {
+  if (bucket === undefined) return undefined;
+  if (bucket instanceof Map) return bucket.get(key);
+  return bucket.key === key ? bucket : undefined;
+}
+
+function recordsOf(bucket: Bucket | undefined): Iterable<CachedRecord> {
+  if (bucket === undefined) return [];
+  return bucket instanceof Map ? bucket.values() : [bucket];
+}
 
 export class RecordCache {
   readonly #names = new Map<string, NameEntry>();
@@ -76,14 +104,14 @@ export class RecordCache {
   add(rr: Rr, iface: string, now = this.#now()): AddResult {
     const fname = rr.fname ?? foldName(rr.name);
     let entry = this.#names.get(fname);
-    let bucket = entry?.[rr.type];
+    const bucket = entry?.[rr.type];
     const key = rdataKey(rr);
-    const existing = bucket?.get(key);
+    const existing = find(bucket, key);
     if (rr.ttl === 0) {
       if (!existing) return 'ignored';
       // A goodbye for a unique record takes its older data along: what an update replaced less
       // than a second ago (and so escaped the cache flush) must not outlive the goodbye.
-      for (const r of rr.flush && bucket ? bucket.values() : [existing]) {
+      for (const r of rr.flush ? recordsOf(bucket) : [existing]) {
         r.goodbye = true;
         r.expiresAt = Math.min(r.expiresAt, now + GRACE_MS);
         r.refreshAt = NO_REFRESH;
@@ -91,14 +119,8 @@ export class RecordCache {
       this.#schedule(now + GRACE_MS);
       return 'goodbye';
     }
-    if (rr.flush && bucket && bucket.size > (existing ? 1 : 0)) {
-      for (const other of bucket.values()) {
-        if (other.key === key || other.receivedAt >= now - GRACE_MS || other.expiresAt <= now + GRACE_MS) continue;
-        other.expiresAt = now + GRACE_MS;
-        other.refreshAt = NO_REFRESH;
-        this.#schedule(other.expiresAt);
-      }
-    }
+    if (rr.flush && bucket instanceof Map && bucket.size > (existing ? 1 : 0)) this.#flushOthers(bucket.values(), key, now);
+    else if (rr.flush && bucket !== undefined && !(bucket instanceof Map) && !existing) this.#flushOthers([bucket], key, now);
     if (existing) {
       const revived = existing.goodbye;
       existing.rr = rr;
@@ -112,8 +134,10 @@ export class RecordCache {
       return revived ? 'revived' : 'renewed';
     }
     if (this.#size >= this.#max) return 'full';
-    if (!entry) this.#names.set(fname, (entry = {}));
-    if (!bucket) entry[rr.type] = bucket = new Map();
+    if (!entry) {
+      entry = { PTR: undefined, SRV: undefined, TXT: undefined, A: undefined, AAAA: undefined };
+      this.#names.set(fname, entry);
+    }
     const record: CachedRecord = {
       rr,
       key,
@@ -126,22 +150,37 @@ export class RecordCache {
       refreshStep: 0,
     };
     record.refreshAt = refreshPoint(record, 0);
-    bucket.set(key, record);
+    if (bucket === undefined) entry[rr.type] = record;
+    else if (bucket instanceof Map) bucket.set(key, record);
+    else
+      entry[rr.type] = new Map([
+        [bucket.key, bucket],
+        [key, record],
+      ]);
     this.#size++;
     this.#schedule(record.refreshAt);
     return 'new';
   }
 
+  /** RFC 6762 §10.2: a record with the flush bit ends, a second from now, its name and type's other data older than a second. */
+  #flushOthers(others: Iterable<CachedRecord>, key: string, now: number): void {
+    for (const other of others) {
+      if (other.key === key || other.receivedAt >= now - GRACE_MS || other.expiresAt <= now + GRACE_MS) continue;
+      other.expiresAt = now + GRACE_MS;
+      other.refreshAt = NO_REFRESH;
+      this.#schedule(other.expiresAt);
+    }
+  }
+
   /** Live records of a (folded name, type), in no particular order. */
   get(fname: string, type: RrType): CachedRecord[] {
-    const bucket = this.#names.get(fname)?.[type];
-    return bucket ? [...bucket.values()] : [];
+    return [...recordsOf(this.#names.get(fname)?.[type])];
   }
 
   /** The record to believe for a unique (name, type): the latest received, a goodbye only when nothing else is left. */
   newest(fname: string, type: RrType): CachedRecord | undefined {
     const bucket = this.#names.get(fname)?.[type];
-    if (!bucket) return undefined;
+    if (!(bucket instanceof Map)) return bucket;
     let best: CachedRecord | undefined;
     for (const r of bucket.values()) {
       if (!best || (best.goodbye && !r.goodbye) || (best.goodbye === r.goodbye && r.receivedAt >= best.receivedAt)) best = r;
@@ -155,7 +194,7 @@ export class RecordCache {
    */
   knownAnswers(fname: string, type: RrType, accept: (r: CachedRecord) => boolean, now = this.#now()): Rr[] {
     const out: Rr[] = [];
-    for (const r of this.#names.get(fname)?.[type]?.values() ?? []) {
+    for (const r of recordsOf(this.#names.get(fname)?.[type])) {
       if (r.goodbye || !accept(r)) continue;
       const left = (r.expiresAt - now) / 1000;
       if (left > r.rr.ttl / 2) out.push({ name: r.rr.name, fname, type, ttl: Math.floor(left), flush: false, data: r.rr.data });
@@ -186,28 +225,38 @@ export class RecordCache {
     let next = Number.POSITIVE_INFINITY;
     const expired: Array<[string, RrType]> = [];
     const due: CachedRecord[] = [];
+    const visit = (r: CachedRecord): boolean => {
+      if (r.expiresAt <= now) {
+        this.#size--;
+        return false;
+      }
+      if (r.refreshAt <= now) {
+        // Points passed while the process slept are skipped, not fired one after another.
+        while (r.refreshAt <= now) r.refreshAt = refreshPoint(r, ++r.refreshStep);
+        due.push(r);
+      }
+      next = Math.min(next, r.expiresAt, r.refreshAt);
+      return true;
+    };
     for (const [fname, entry] of this.#names) {
       let left = 0;
-      for (const type of Object.keys(entry) as RrType[]) {
-        const bucket = entry[type] as Map<string, CachedRecord>;
+      for (const type of TYPES) {
+        const bucket = entry[type];
+        if (bucket === undefined) continue;
         let gone = false;
-        for (const [key, r] of bucket) {
-          if (r.expiresAt <= now) {
+        if (bucket instanceof Map) {
+          for (const [key, r] of bucket) {
+            if (visit(r)) continue;
             bucket.delete(key);
-            this.#size--;
             gone = true;
-            continue;
           }
-          if (r.refreshAt <= now) {
-            // Points passed while the process slept are skipped, not fired one after another.
-            while (r.refreshAt <= now) r.refreshAt = refreshPoint(r, ++r.refreshStep);
-            due.push(r);
-          }
-          next = Math.min(next, r.expiresAt, r.refreshAt);
+          if (bucket.size === 0) entry[type] = undefined;
+        } else if (!visit(bucket)) {
+          entry[type] = undefined;
+          gone = true;
         }
         if (gone) expired.push([fname, type]);
-        if (bucket.size === 0) delete entry[type];
-        else left++;
+        if (entry[type] !== undefined) left++;
       }
       if (left === 0) this.#names.delete(fname);
     }
