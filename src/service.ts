@@ -208,7 +208,8 @@ export function normalizeService(input: unknown, options: NormalizeOptions = {})
     if (raw.endpoints.length > limits.maxEndpoints) {
       check.fail('endpoints', `has ${raw.endpoints.length} entries, over the ${limits.label} limit of ${limits.maxEndpoints}`, 'TOO_LARGE');
     }
-    endpoints = Object.freeze(raw.endpoints.map((e, i) => check.endpoint(e, `endpoints[${i}]`)));
+    // Most services list none: the shared frozen empty list, no copy.
+    if (raw.endpoints.length > 0) endpoints = Object.freeze(raw.endpoints.map((e, i) => check.endpoint(e, `endpoints[${i}]`)));
   }
 
   let nodes: readonly Node[] = noNodes;
@@ -217,8 +218,9 @@ export function normalizeService(input: unknown, options: NormalizeOptions = {})
     if (raw.nodes.length > limits.maxNodes) {
       check.fail('nodes', `has ${raw.nodes.length} entries, over the ${limits.label} limit of ${limits.maxNodes}`, 'TOO_LARGE');
     }
-    const checked = raw.nodes.map((n, i) => check.node(n, `nodes[${i}]`, name));
-    const sorted = [...checked].sort(byId);
+    const checked: Node[] = [];
+    for (let i = 0; i < raw.nodes.length; i++) checked.push(check.node(raw.nodes[i], `nodes[${i}]`, name));
+    const sorted = checked.length > 1 ? [...checked].sort(byId) : checked;
     // Sorted, a repeated id sits next to itself: named at its second place in the input.
     for (let i = 1; i < sorted.length; i++) {
       const id = (sorted[i] as Node).id;
@@ -257,8 +259,7 @@ export function encodedNodeBytes(service: Service, node: Node): number {
  */
 export function addressProblem(address: string, rejectLocalhost = false): string | undefined {
   // The common case in one match: every node an mDNS browser hears has an address of this shape.
-  const plain = IPV4_PORT.exec(address);
-  if (plain && Number(plain[1]) <= 65535) return undefined;
+  if (IPV4_PORT.test(address) && Number(address.slice(address.lastIndexOf(':') + 1)) <= 65535) return undefined;
   const parsed = splitHostPort(address);
   if (!parsed) return 'is not host:port (IPv6 goes in brackets: [::1]:8080)';
   const { host, port } = parsed;

@@ -60,7 +60,7 @@ export class ServiceView implements WatchSource {
       versions.delete(service.version);
       if (versions.size === 0) this.#services.delete(service.name);
     } else if (versions) versions.set(service.version, service);
-    else this.#services.set(service.name, new Map([[service.version, service]]));
+    else this.#services.set(service.name, new Map<string, Service>().set(service.version, service));
     this.#answers.delete(service.name);
     this.#summaries = undefined;
     this.hub.notify(service.name, serviceKey(service.name, service.version), before, service.nodes.length === 0 ? undefined : service);

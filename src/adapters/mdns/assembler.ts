@@ -42,6 +42,9 @@ export interface AssembleResult {
   missingHost?: string;
 }
 
+/** fe80::/10, as an address starts in text. */
+const LINK_LOCAL_V6 = /^fe[89ab]/i;
+
 /** Where the view places a node: name, version, node id. */
 function nodeKey(service: Service, node: Node): string {
   return `${service.name}\u0000${service.version}\u0000${node.id}`;
@@ -174,7 +177,7 @@ export class Assembler {
     if (aaaa) {
       const ip = aaaa.rr.data as string;
       // A link-local address means nothing without the interface it is reachable on: ours, where it arrived.
-      return joinHostPort(/^fe[89ab]/i.test(ip) ? `${ip}%${aaaa.iface}` : ip, srv.port);
+      return joinHostPort(LINK_LOCAL_V6.test(ip) ? `${ip}%${aaaa.iface}` : ip, srv.port);
     }
     // A target outside mDNS (a DNS name registered as the node's host) is the address as it stands.
     if (!host.endsWith('.local') && this.#h.codec.profile === 'dns-sd') return joinHostPort(srv.target.replace(/\.$/, ''), srv.port);

@@ -44,6 +44,12 @@ export interface BrowserHost {
 
 /** A lookup keeps its service queried (and its records refreshed) this long after the last use. */
 const LOOKUP_LINGER_MS = 60_000;
+
+/** Adds an instance to a packet's touched list once (a packet names a handful). */
+function touch(touched: string[], fname: string): void {
+  if (!touched.includes(fname)) touched.push(fname);
+}
+
 export class Browser {
   readonly #h: BrowserHost;
   readonly cache: RecordCache;
@@ -290,21 +296,26 @@ export class Browser {
 
   // --- Receiving ---
 
-  /** Takes in a response heard on `iface`. Synchronous: the view (and watchers) change before it returns. */
+  /**
+   * Takes in a response heard on `iface`. Synchronous: the view (and watchers) change before it returns.
+   * Indexed loops and an array for the touched instances: this runs a few times a second at most,
+   * so mostly unoptimized, where every for-of allocates an iterator and a result per step.
+   */
   onResponse(message: Message, iface: string, source: string): void {
     const now = this.#h.now();
-    const touched = new Set<string>();
+    const touched: string[] = [];
+    const { answers, additionals } = message;
     // Names first, then addresses: an address record matters only to instances whose SRV names its host.
-    for (const rr of message.answers) this.#takeRecord(rr, iface, source, now, touched);
-    for (const rr of message.additionals) this.#takeRecord(rr, iface, source, now, touched);
-    for (const rr of message.answers) this.#takeAddress(rr, iface, source, now, touched);
-    for (const rr of message.additionals) this.#takeAddress(rr, iface, source, now, touched);
-    for (const inst of touched) this.#assemble(inst);
+    for (let i = 0; i < answers.length; i++) this.#takeRecord(answers[i] as Rr, iface, source, now, touched);
+    for (let i = 0; i < additionals.length; i++) this.#takeRecord(additionals[i] as Rr, iface, source, now, touched);
+    for (let i = 0; i < answers.length; i++) this.#takeAddress(answers[i] as Rr, iface, source, now, touched);
+    for (let i = 0; i < additionals.length; i++) this.#takeAddress(additionals[i] as Rr, iface, source, now, touched);
+    for (let i = 0; i < touched.length; i++) this.#assemble(touched[i] as string);
     if (this.#waiters.size > 0) for (const waiter of [...this.#waiters]) waiter();
   }
 
   /** Caches a PTR, SRV or TXT of this profile and notes the instance it concerns. */
-  #takeRecord(rr: Rr, iface: string, source: string, now: number, touched: Set<string>): void {
+  #takeRecord(rr: Rr, iface: string, source: string, now: number, touched: string[]): void {
     const type = rr.type;
     if (type === 'A' || type === 'AAAA') return;
     const codec = this.#h.codec;
@@ -318,24 +329,24 @@ export class Browser {
     }
     if (type === 'PTR') {
       const target = foldName(rr.data as string);
-      if (codec.isInstance(target) && !this.#assembler.has(target)) touched.add(target);
+      if (codec.isInstance(target) && !this.#assembler.has(target)) touch(touched, target);
       const listed = codec.listedService(rr.name, rr.data as string);
       if (listed !== undefined && rr.ttl > 0) this.#adopt(listed);
     } else {
-      touched.add(fname);
+      touch(touched, fname);
       if (type === 'SRV') this.#assembler.ref(foldName((rr.data as SrvData).target), fname);
     }
   }
 
   /** Caches an address record some known instance's SRV points at; news of it touches those instances. */
-  #takeAddress(rr: Rr, iface: string, source: string, now: number, touched: Set<string>): void {
+  #takeAddress(rr: Rr, iface: string, source: string, now: number, touched: string[]): void {
     if (rr.type !== 'A' && rr.type !== 'AAAA') return;
     const users = this.#assembler.usersOf(rr.fname ?? foldName(rr.name));
     if (!users) return;
     const result = this.cache.add(rr, iface, now);
     if (result === 'full') this.#h.noteDrop('record cache full', source);
     // A renewal changes no node, and one host's address record is shared by all its nodes: only news counts.
-    else if (result === 'new' || result === 'revived') for (const inst of users) touched.add(inst);
+    else if (result === 'new' || result === 'revived') for (const inst of users) touch(touched, inst);
   }
 
   /** Go Micro's listing named a service: while someone browses everything, query that service too. */

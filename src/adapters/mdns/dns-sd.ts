@@ -89,7 +89,8 @@ function readTxt(strings: readonly string[]): TxtMap {
   const map = new Map<string, string>();
   let continued = false;
   let extra = false;
-  for (const str of strings) {
+  for (let i = 0; i < strings.length; i++) {
+    const str = strings[i] as string;
     const eq = str.indexOf('=');
     if (eq <= 0) continue;
     const key = asciiLower(str.slice(0, eq));
@@ -113,10 +114,15 @@ function joined(txt: TxtMap, key: string): string | undefined {
 }
 
 const NON_ASCII = /[\u0080-\uffff]/;
+/** `key+1`, `key+2`...: the continuation of a value over 255 bytes. */
+const CONTINUATION_KEY = /\+\d+$/;
+const ENDPOINT_KEY = /^e\.\d{1,4}$/;
+const ASCII_UPPER = /[A-Z]/;
+const ASCII_UPPER_RUNS = /[A-Z]+/g;
 
 /** Keys compare case-insensitively for ASCII only: other bytes (of a UTF-8 key, say) stay as they are. */
 function asciiLower(key: string): string {
-  return /[A-Z]/.test(key) ? key.replace(/[A-Z]+/g, (s) => s.toLowerCase()) : key;
+  return ASCII_UPPER.test(key) ? key.replace(ASCII_UPPER_RUNS, (s) => s.toLowerCase()) : key;
 }
 
 /** A Latin-1 string of TXT bytes as the text they encode in UTF-8; undefined when they are not UTF-8. */
@@ -224,13 +230,13 @@ export class DnsSdCodec implements Codec {
     for (const key of txt.extra ? txt.map.keys() : []) {
       const prefix = key.slice(0, 2);
       if (prefix !== 's.' && prefix !== 'n.' && prefix !== 'e.') continue;
-      if (/\+\d+$/.test(key)) continue;
+      if (CONTINUATION_KEY.test(key)) continue;
       if (prefix === 's.' || prefix === 'n.') {
         const original = unescapeKey(key.slice(2));
         const value = txtText(joined(txt, key));
         if (original === undefined || value === undefined) return `unreadable metadata key ${JSON.stringify(key)}`;
         (prefix === 's.' ? metadata : nodeMetadata)[original] = value;
-      } else if (/^e\.\d{1,4}$/.test(key)) {
+      } else if (ENDPOINT_KEY.test(key)) {
         const json = txtText(joined(txt, key));
         try {
           endpoints.push(JSON.parse(json ?? ''));

@@ -20,10 +20,16 @@ const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
  */
 export function foldName(name: string): string {
   const trimmed = name.endsWith('.') ? name.slice(0, -1) : name;
-  if (!/[A-Z]/.test(trimmed)) return trimmed;
+  if (!ASCII_UPPER.test(trimmed)) return trimmed;
   // toLowerCase folds letters beyond ASCII too; on an all-ASCII name it is exactly this folding.
-  return /[\u0080-\uffff]/.test(trimmed) ? trimmed.replace(/[A-Z]+/g, (s) => s.toLowerCase()) : trimmed.toLowerCase();
+  return BEYOND_ASCII.test(trimmed) ? trimmed.replace(ASCII_UPPER_RUNS, lower) : trimmed.toLowerCase();
 }
+
+// Module-level patterns: a regular expression literal is a new object each time it is evaluated.
+const ASCII_UPPER = /[A-Z]/;
+const ASCII_UPPER_RUNS = /[A-Z]+/g;
+const BEYOND_ASCII = /[\u0080-\uffff]/;
+const lower = (s: string) => s.toLowerCase();
 
 /** Lowercase base32 of SHA-256: letters and digits only, so a hash is a valid label anywhere. */
 export function hashLabel(text: string, chars = 10): string {

@@ -403,22 +403,27 @@ export class Responder implements RecordIndex {
    */
   onResponse(message: Message, target: Target): void {
     this.answers.suppressDuplicates(message, target);
-    for (const rr of [...message.answers, ...message.additionals]) {
-      if (rr.type === 'PTR') continue;
-      const fname = rr.fname ?? foldName(rr.name);
-      const pub = this.#instances.get(fname);
-      const owner = pub ?? this.#hosts.get(fname);
-      // Most records heard are other hosts' business.
-      if (!owner) continue;
-      const key = recordKey(rr);
-      const ours = pub
-        ? [...pub.unique(), ...(pub.host?.fname === fname ? pub.host.records(target) : [])]
-        : (owner as HostEntry).records(target);
-      if (ours.some((o) => recordKey(o) === key)) {
-        if (rr.ttl === 0 && pub?.state === 'live') this.#announcer.enqueue(pub, DEFENCE_RATE_LIMIT_MS);
-      } else if (rr.ttl > 0 && ours.some((o) => o.type === rr.type) && !this.#h.sender.sentByUs(key)) {
-        this.#onConflict(owner);
-      }
+    const { answers, additionals } = message;
+    for (let i = 0; i < answers.length; i++) this.#checkHeard(answers[i] as Rr, target);
+    for (let i = 0; i < additionals.length; i++) this.#checkHeard(additionals[i] as Rr, target);
+  }
+
+  /** A record heard in a response: a conflict when it is another's data for a unique name of ours (RFC 6762 §9). */
+  #checkHeard(rr: Rr, target: Target): void {
+    if (rr.type === 'PTR') return;
+    const fname = rr.fname ?? foldName(rr.name);
+    const pub = this.#instances.get(fname);
+    const owner = pub ?? this.#hosts.get(fname);
+    // Most records heard are other hosts' business.
+    if (!owner) return;
+    const key = recordKey(rr);
+    const ours = pub
+      ? [...pub.unique(), ...(pub.host?.fname === fname ? pub.host.records(target) : [])]
+      : (owner as HostEntry).records(target);
+    if (ours.some((o) => recordKey(o) === key)) {
+      if (rr.ttl === 0 && pub?.state === 'live') this.#announcer.enqueue(pub, DEFENCE_RATE_LIMIT_MS);
+    } else if (rr.ttl > 0 && ours.some((o) => o.type === rr.type) && !this.#h.sender.sentByUs(key)) {
+      this.#onConflict(owner);
     }
   }
 
