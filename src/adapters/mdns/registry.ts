@@ -14,7 +14,7 @@ import type { Service } from '../../registry.js';
 import { Browser } from './browser.js';
 import type { Codec } from './codec.js';
 import { attribute, diffInterfaces, interfacesKey, listInterfaces, type NetInterface, noInterfaceError } from './interfaces.js';
-import { MAX_RECEIVE_BYTES } from './packet.js';
+import { MAX_RECEIVE_BYTES, type Message } from './packet.js';
 import { readMessage } from './packet-reader.js';
 import { Prober, type Target } from './prober.js';
 import { Responder } from './responder.js';
@@ -30,6 +30,7 @@ const MAX_SOURCES = 1024;
 const LINK_ERRORS = new Set(['ENETUNREACH', 'EHOSTUNREACH', 'ENETDOWN', 'EADDRNOTAVAIL', 'ENODEV', 'EPERM', 'ENOBUFS']);
 
 const now = () => performance.now();
+const resolved = Promise.resolve();
 
 export class MdnsRegistry extends AdapterBase {
   readonly #options: ResolvedMdnsOptions;
@@ -185,9 +186,11 @@ export class MdnsRegistry extends AdapterBase {
     const target: Target = { iface, family };
     if (message.response) {
       if (via === 'mdns' && rinfo.port !== MDNS_PORT) return 'response from a port other than 5353';
-      // The browser first: watchers hear of a node before the conflict check, which they do not wait on.
       this.#browser.onResponse(message, iface.name, rinfo.address);
-      this.#responder.onResponse(message, target);
+      // Watchers hear of a node before the conflict check (RFC 6762 §9), which they do not wait on:
+      // their events went out as promise jobs during onResponse, and this job queues behind them.
+      // (A promise job, not queueMicrotask: Node wraps each of those in an async resource.)
+      void resolved.then(() => this.#checkResponse(message, target));
     } else if (via === 'mdns') {
       if (!this.#admit(rinfo.address)) return 'query flood';
       if (message.authorities.length > 0) this.#prober.onProbe(message, target);
@@ -195,6 +198,16 @@ export class MdnsRegistry extends AdapterBase {
       this.#browser.onQuery(message, { target, address: rinfo.address, port: rinfo.port });
     }
     return undefined;
+  }
+
+  /** The responder's part of a response heard: conflicts with our names, duplicate answers it need not send. */
+  #checkResponse(message: Message, target: Target): void {
+    if (this.closed) return;
+    try {
+      this.#responder.onResponse(message, target);
+    } catch (error) {
+      this.noteBackendError(error, 'handling an mDNS packet failed');
+    }
   }
 
   // --- AdapterBase ---
