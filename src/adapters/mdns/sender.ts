@@ -99,16 +99,20 @@ export class Sender {
     }
     if (kept.length === 0) return Promise.resolve();
     const messages = packResponses(kept, { maxGroupsPerPacket: this.#groupsPerPacket });
+    const sent = this.#sendAll(messages, (buf) => this.#transport.multicast(buf, target.iface, target.family), 'responsesSent');
+    // Stamped once the packets are with the socket, not before they were encoded: the one-second
+    // rule is about the wire, and a first encode (cold code, a busy machine) can take milliseconds.
+    const at = this.#now();
     const tk = targetKey(target);
     for (const m of messages) {
       for (const r of [...m.answers, ...m.additionals]) {
         const key = recordKey(r);
-        this.#last.set(`${key}|${tk}`, now);
-        this.#ours.set(key, now);
+        this.#last.set(`${key}|${tk}`, at);
+        this.#ours.set(key, at);
       }
     }
-    this.#prune(now);
-    return this.#sendAll(messages, (buf) => this.#transport.multicast(buf, target.iface, target.family), 'responsesSent');
+    this.#prune(at);
+    return sent;
   }
 
   /** Unicast response groups to one querier (QU questions, legacy queries with `questions` echoed and `id` copied). */
