@@ -63,7 +63,7 @@ const controlOrSpace = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\s]/u;
 const control = /[\p{Cc}\p{Zl}\p{Zp}]/u;
 const IPV4_OCTET = '(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';
 /** A dotted-quad IPv4 address (as node:net's isIPv4 accepts it) and a port without leading zeros. */
-const IPV4_PORT = new RegExp(`^(?:${IPV4_OCTET}\\.){3}${IPV4_OCTET}:([1-9][0-9]{0,4})$`);
+const IPV4_PORT = new RegExp(`^(?:${IPV4_OCTET}\\.){3}${IPV4_OCTET}:[1-9][0-9]{0,4}$`);
 const hostnamePattern =
   /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 
@@ -258,7 +258,7 @@ export function encodedNodeBytes(service: Service, node: Node): number {
  * IPv6 with an optional zone id, and DNS host names; ports 1..65535 in plain decimal.
  */
 export function addressProblem(address: string, rejectLocalhost = false): string | undefined {
-  // The common case in one match: every node an mDNS browser hears has an address of this shape.
+  // The common case in one test (and the port's range): every node an mDNS browser hears has an address of this shape.
   if (IPV4_PORT.test(address) && Number(address.slice(address.lastIndexOf(':') + 1)) <= 65535) return undefined;
   const parsed = splitHostPort(address);
   if (!parsed) return 'is not host:port (IPv6 goes in brackets: [::1]:8080)';

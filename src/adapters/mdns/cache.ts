@@ -119,8 +119,8 @@ export class RecordCache {
       this.#schedule(now + GRACE_MS);
       return 'goodbye';
     }
-    if (rr.flush && bucket instanceof Map && bucket.size > (existing ? 1 : 0)) this.#flushOthers(bucket.values(), key, now);
-    else if (rr.flush && bucket !== undefined && !(bucket instanceof Map) && !existing) this.#flushOthers([bucket], key, now);
+    // A lone record that is this one has no others to flush.
+    if (rr.flush && bucket !== undefined && bucket !== existing) this.#flushOthers(recordsOf(bucket), key, now);
     if (existing) {
       const revived = existing.goodbye;
       existing.rr = rr;

@@ -20,7 +20,7 @@ import { RollcallError } from '../../errors.js';
 import type { Node, Service } from '../../registry.js';
 import { portableLimits, type SizeLimits } from '../../service.js';
 import { type Codec, type DecodedInstance, tooLarge, txtBytes } from './codec.js';
-import { foldName, hostLabel, safeLabel, subtypeLabel } from './names.js';
+import { foldAscii, foldName, hostLabel, safeLabel, subtypeLabel } from './names.js';
 import type { Rr } from './packet.js';
 
 export const SERVICE_TYPE = '_rollcall._tcp';
@@ -93,7 +93,7 @@ function readTxt(strings: readonly string[]): TxtMap {
     const str = strings[i] as string;
     const eq = str.indexOf('=');
     if (eq <= 0) continue;
-    const key = asciiLower(str.slice(0, eq));
+    const key = foldAscii(str.slice(0, eq));
     if (map.has(key)) continue;
     map.set(key, str.slice(eq + 1));
     continued ||= key.includes('+');
@@ -117,13 +117,6 @@ const NON_ASCII = /[\u0080-\uffff]/;
 /** `key+1`, `key+2`...: the continuation of a value over 255 bytes. */
 const CONTINUATION_KEY = /\+\d+$/;
 const ENDPOINT_KEY = /^e\.\d{1,4}$/;
-const ASCII_UPPER = /[A-Z]/;
-const ASCII_UPPER_RUNS = /[A-Z]+/g;
-
-/** Keys compare case-insensitively for ASCII only: other bytes (of a UTF-8 key, say) stay as they are. */
-function asciiLower(key: string): string {
-  return ASCII_UPPER.test(key) ? key.replace(ASCII_UPPER_RUNS, (s) => s.toLowerCase()) : key;
-}
 
 /** A Latin-1 string of TXT bytes as the text they encode in UTF-8; undefined when they are not UTF-8. */
 export function txtText(latin1: string | undefined): string | undefined {

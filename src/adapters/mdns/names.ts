@@ -19,10 +19,14 @@ const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
  * (RFC 6762 §16), and the trailing root dot is optional in every API we meet.
  */
 export function foldName(name: string): string {
-  const trimmed = name.endsWith('.') ? name.slice(0, -1) : name;
-  if (!ASCII_UPPER.test(trimmed)) return trimmed;
-  // toLowerCase folds letters beyond ASCII too; on an all-ASCII name it is exactly this folding.
-  return BEYOND_ASCII.test(trimmed) ? trimmed.replace(ASCII_UPPER_RUNS, lower) : trimmed.toLowerCase();
+  return foldAscii(name.endsWith('.') ? name.slice(0, -1) : name);
+}
+
+/** A-Z to a-z and nothing else: DNS compares names (and DNS-SD TXT keys) case-insensitively for ASCII only. */
+export function foldAscii(text: string): string {
+  if (!ASCII_UPPER.test(text)) return text;
+  // toLowerCase folds letters beyond ASCII too; on all-ASCII text it is exactly this folding.
+  return BEYOND_ASCII.test(text) ? text.replace(ASCII_UPPER_RUNS, lower) : text.toLowerCase();
 }
 
 // Module-level patterns: a regular expression literal is a new object each time it is evaluated.

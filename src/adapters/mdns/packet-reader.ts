@@ -94,9 +94,9 @@ function readRecords(cursor: Cursor, count: number): WireRr[] | string {
   const buf = cursor.buf;
   for (let i = 0; i < count; i++) {
     const name = readName(cursor);
-    const fname = cursor.folded || name === undefined ? name : foldName(name);
     const at = cursor.pos;
-    if (name === undefined || fname === undefined || at + 10 > buf.length) return 'malformed record';
+    if (name === undefined || at + 10 > buf.length) return 'malformed record';
+    const fname = cursor.folded ? name : foldName(name);
     const typeCode = buf.readUInt16BE(at);
     const klass = buf.readUInt16BE(at + 2);
     const ttl = buf.readUInt32BE(at + 4);
