@@ -7,13 +7,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Announcer } from '../../src/adapters/mdns/announcer.js';
 import { DnsSdCodec } from '../../src/adapters/mdns/dns-sd.js';
-import type { Target } from '../../src/adapters/mdns/prober.js';
 import { Publication, parseAddress } from '../../src/adapters/mdns/publication.js';
 import { RATE_LIMIT_MS, Sender } from '../../src/adapters/mdns/sender.js';
 import type { Transport } from '../../src/adapters/mdns/transport.js';
 import { normalizeService } from '../../src/service.js';
+import { ipv4Target } from './targets.js';
 
-const target = { iface: { name: 'eth0', v4: [{ address: '169.254.1.2' }], v6: [] }, family: 4 } as unknown as Target;
+const target = ipv4Target();
 
 function setup() {
   const sends: number[] = [];

@@ -195,7 +195,7 @@ describe('packet-reader: names', () => {
     );
   });
 
-  it('folding: owner names are folded as foldName folds them, joined across pointers, and a folded name is not copied', () => {
+  it('folding: owner names are folded as foldName folds them, joined across pointers, taken as they are when already folded', () => {
     // "Web._HTTP" + pointer to "_tcp.local" (12); a label ending in a dot; a UTF-8 label after an uppercase one.
     const base = labels('_tcp', 'local');
     const a = Buffer.concat([Buffer.from([3]), Buffer.from('Web'), Buffer.from([5]), Buffer.from('_HTTP'), pointer(12)]);

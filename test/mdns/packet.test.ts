@@ -43,7 +43,6 @@ const txt = (name: string, ...strings: string[]): Rr => ({
   flush: true,
   data: strings.map((s) => Buffer.from(s)),
 });
-const decode = (buf: Buffer) => readMessage(buf);
 
 describe('packet: QU bit', () => {
   it('QU: encodes as the top bit of the question class, which dns-packet decodes as UNKNOWN_32769', () => {
@@ -59,7 +58,7 @@ describe('packet: QU bit', () => {
     assert.equal(buf.readUInt16BE(12 + 9 + 2), 0x8001);
     const raw = dnsPacket.decode(buf) as { questions: Array<{ class: string }> };
     assert.equal(raw.questions[0]?.class, 'UNKNOWN_32769');
-    const message = decode(buf) as Message;
+    const message = readMessage(buf) as Message;
     assert.deepEqual(
       message.questions.map((q) => [q.name, q.type, q.qu]),
       [
@@ -72,7 +71,7 @@ describe('packet: QU bit', () => {
   it('QU: questions of other classes are not ours and are skipped, not dropped', () => {
     const buf = encodeMessage(query({ questions: [{ name: 'a.local', type: 'A', qu: false }] }));
     buf.writeUInt16BE(3, 12 + 9 + 2); // class CH
-    const message = decode(buf) as Message;
+    const message = readMessage(buf) as Message;
     assert.equal(message.questions.length, 0);
   });
 });
@@ -81,7 +80,7 @@ describe('packet: records', () => {
   it('cache-flush: set on unique records, absent on shared ones, read back', () => {
     const ptr: Rr = { name: '_x._tcp.local', type: 'PTR', ttl: 4500, flush: false, data: 'i._x._tcp.local' };
     const buf = encodeMessage({ ...query(), response: true, answers: [ptr, srv('i._x._tcp.local', 80)] });
-    const message = decode(buf) as Message;
+    const message = readMessage(buf) as Message;
     assert.deepEqual(
       message.answers.map((r) => [r.type, r.flush]),
       [
@@ -109,7 +108,7 @@ describe('packet: record identity', () => {
       fc.property(strings, (raw) => {
         const data = raw.map((a) => Buffer.from(a));
         const buf = encodeMessage(query({ response: true, answers: [{ name: 'a.local', type: 'TXT', ttl: 1, flush: true, data }] }));
-        const heard = decode(buf) as Message;
+        const heard = readMessage(buf) as Message;
         const rr = heard.answers[0] as Rr;
         assert.equal(rdataKey(rr), rdataKey({ type: 'TXT', data }));
         // ... and differs as soon as one byte or one boundary does.

@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Message, Rr } from '../../src/adapters/mdns/packet.js';
 import { type Claim, Prober, type Target } from '../../src/adapters/mdns/prober.js';
+import { ipv4Target } from './targets.js';
 
-const target = { iface: { name: 'eth0', v4: [{ address: '169.254.1.2' }], v6: [] }, family: 4 } as unknown as Target;
+const target = ipv4Target();
 
 function probeOnce(portShared: boolean): Promise<{ sent: Message[]; wonAfterMs: number }> {
   const sent: Message[] = [];
@@ -32,8 +33,8 @@ function probeOnce(portShared: boolean): Promise<{ sent: Message[]; wonAfterMs: 
 
 describe('mdns prober', () => {
   it('does not take its own probe from another interface on the same LAN for a rival', async () => {
-    const eth0 = { iface: { name: 'eth0', v4: [{ address: '169.254.1.2' }], v6: [] }, family: 4 } as unknown as Target;
-    const eth1 = { iface: { name: 'eth1', v4: [{ address: '169.254.1.9' }], v6: [] }, family: 4 } as unknown as Target;
+    const eth0 = ipv4Target();
+    const eth1 = ipv4Target('eth1', '169.254.1.9');
     const host = (t: Target): Rr => ({ name: 'rc-host.local', type: 'A', ttl: 120, flush: true, data: t.iface.v4[0]?.address ?? '' });
     const sent: Array<{ m: Message; t: Target }> = [];
     const prober = new Prober({ targets: () => [eth0, eth1], portShared: () => true, send: async (m, t) => void sent.push({ m, t }) });
@@ -55,7 +56,7 @@ describe('mdns prober', () => {
   });
 
   it('still loses the tie-break to a different host proposing later-sorting data', () => {
-    const eth0 = { iface: { name: 'eth0', v4: [{ address: '169.254.1.2' }], v6: [] }, family: 4 } as unknown as Target;
+    const eth0 = ipv4Target();
     const prober = new Prober({ targets: () => [eth0], portShared: () => true, send: async () => {} });
     const ours: Rr = { name: 'rc-host.local', type: 'A', ttl: 120, flush: true, data: '169.254.1.2' };
     prober.claim({ name: 'rc-host.local', records: () => [ours], won: () => {}, conflict: () => {} });

@@ -2,11 +2,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Rr } from '../../src/adapters/mdns/packet.js';
-import type { Target } from '../../src/adapters/mdns/prober.js';
 import { RATE_LIMIT_MS, Sender } from '../../src/adapters/mdns/sender.js';
 import type { Transport } from '../../src/adapters/mdns/transport.js';
+import { ipv4Target } from './targets.js';
 
-const target = { iface: { name: 'eth0', v4: [{ address: '169.254.1.2' }], v6: [] }, family: 4 } as unknown as Target;
+const target = ipv4Target();
 const srv: Rr = {
   name: 'n._x._tcp.local',
   type: 'SRV',
