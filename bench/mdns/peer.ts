@@ -26,8 +26,12 @@ const REPORT_DELAY_MS = 30;
 
 /** name (lowercase instance prefix) -> when its first announcement went out. */
 const announced = new Map<string, number>();
+/** name -> the report waiting for its first announcement (see waitAnnounced). */
+const awaiting = new Map<string, (at: number) => void>();
+
 const send = dgram.Socket.prototype.send as (...args: unknown[]) => void;
 dgram.Socket.prototype.send = function (this: dgram.Socket, msg: unknown, ...rest: unknown[]) {
+  let first: string | undefined;
   const buf = Buffer.isBuffer(msg) ? msg : Array.isArray(msg) ? Buffer.concat(msg as Buffer[]) : Buffer.from(String(msg));
   try {
     const p = dnsPacket.decode(buf);
@@ -35,13 +39,17 @@ dgram.Socket.prototype.send = function (this: dgram.Socket, msg: unknown, ...res
       for (const a of p.answers) {
         if (a.type !== 'SRV') continue;
         const label = a.name.split('.')[0]?.toLowerCase() ?? '';
-        if (!announced.has(label)) announced.set(label, now());
+        if (announced.has(label)) continue;
+        announced.set(label, now());
+        first = label;
       }
     }
   } catch {
     // not DNS
   }
-  return send.call(this, msg, ...rest);
+  const r = send.call(this, msg, ...rest);
+  if (first !== undefined) awaiting.get(first)?.(announced.get(first) as number);
+  return r;
 } as typeof dgram.Socket.prototype.send;
 
 /**
@@ -80,15 +88,28 @@ function bonjour(): Bonjour {
 }
 
 /**
- * When the first announcement of `label` went out. The answer comes well after it (a poll, then a
- * pause), the same way for both libraries: a report written to stdout at the moment of the
- * announcement would wake the bench runner, which then competes on these two cores with the
- * watcher whose wake-up is being measured.
+ * When the first announcement of `label` went out, asked as the registration is made, for both
+ * libraries alike: the same one timer per registration in both publishers, and nothing else
+ * between command and report. (A publisher that polled until its announcement woke up a hundred
+ * times a registration, and on two cores that changes how the kernel shares them with the
+ * watcher being measured.) The answer comes a pause after the announcement: a report written to
+ * stdout at that moment would wake the bench runner, which would then compete with the watcher.
  */
-async function waitAnnounced(label: string): Promise<number> {
-  for (let i = 0; i < 500 && !announced.has(label); i++) await new Promise((r) => setTimeout(r, 10));
-  await new Promise((r) => setTimeout(r, REPORT_DELAY_MS));
-  return announced.get(label) ?? Number.NaN;
+function waitAnnounced(label: string): Promise<number> {
+  return new Promise((resolve) => {
+    const report = (at: number) => {
+      awaiting.delete(label);
+      clearTimeout(giveUp);
+      setTimeout(() => resolve(at), REPORT_DELAY_MS);
+    };
+    const giveUp = setTimeout(() => {
+      awaiting.delete(label);
+      resolve(Number.NaN);
+    }, 5000);
+    awaiting.set(label, report);
+    const at = announced.get(label);
+    if (at !== undefined) report(at);
+  });
 }
 
 async function main(role: string): Promise<void> {
@@ -122,16 +143,18 @@ async function main(role: string): Promise<void> {
     if (cmd.cmd === 'register' && registry) {
       const reg = registry;
       const callAt = now();
+      const announcedAt = waitAnnounced(cmd.name);
       void reg
         .register({ name: cmd.name, nodes: [{ id: cmd.name, address: `${cmd.host}:${cmd.port}` }] }, { ttl: 120_000 })
         .then(async (r) => {
           regs.set(cmd.name, r);
-          out({ ev: 'registered', name: cmd.name, callAt, announcedAt: await waitAnnounced(cmd.name) });
+          out({ ev: 'registered', name: cmd.name, callAt, announcedAt: await announcedAt });
         });
     } else if (cmd.cmd === 'register' && bj) {
       const callAt = now();
+      const announcedAt = waitAnnounced(cmd.name);
       bj.publish({ name: cmd.name, type: BONJOUR_TYPE, port: cmd.port ?? 1 });
-      void waitAnnounced(cmd.name).then((announcedAt) => out({ ev: 'registered', name: cmd.name, callAt, announcedAt }));
+      void announcedAt.then((announcedAt) => out({ ev: 'registered', name: cmd.name, callAt, announcedAt }));
     } else if (cmd.cmd === 'cold-rollcall') {
       // A fresh registry per lookup: nothing cached, nothing heard passively.
       const fresh = await createRegistry({ kind: 'mdns' });

@@ -333,6 +333,8 @@ export class Browser {
       const listed = codec.listedService(rr.name, rr.data as string);
       if (listed !== undefined && rr.ttl > 0) this.#adopt(listed);
     } else {
+      // Every announcement is repeated, and every heartbeat renews: the same lone record again changes no node we hold.
+      if (result === 'renewed' && this.#assembler.has(fname) && this.cache.isSole(fname, type)) return;
       touch(touched, fname);
       if (type === 'SRV') this.#assembler.ref(foldName((rr.data as SrvData).target), fname);
     }

@@ -172,6 +172,12 @@ export class RecordCache {
     }
   }
 
+  /** Whether one record alone is held for this (folded name, type): nothing else an assembly could pick. */
+  isSole(fname: string, type: RrType): boolean {
+    const bucket = this.#names.get(fname)?.[type];
+    return bucket !== undefined && !(bucket instanceof Map);
+  }
+
   /** Live records of a (folded name, type), in no particular order. */
   get(fname: string, type: RrType): CachedRecord[] {
     return [...recordsOf(this.#names.get(fname)?.[type])];

@@ -118,17 +118,22 @@ export class HeardQuestions {
   onQuery(message: Message, arrival: Arrival): void {
     if (arrival.port !== MDNS_PORT || this.#h.codec.profile === 'go-micro') return;
     const now = this.#h.now();
-    if (this.#fromUs(message, arrival.address, now)) return;
     const source = `${arrival.address}|${arrival.port}`;
     let query: HeardQuery | undefined;
     if (message.questions.length > 0) {
-      query = { at: now, link: linkKey(arrival.target), multi: message.tc, fnames: new Set() };
+      // Most queries heard ask nothing we browse (every probe, lookups of other services): they end here.
+      let fnames: Set<string> | undefined;
       for (const q of message.questions) {
+        if (q.type !== 'PTR' || q.qu) continue;
         const fname = foldName(q.name);
-        if (q.type === 'PTR' && !q.qu && this.#h.codec.isBrowseName(fname)) query.fnames.add(fname);
+        if (this.#h.codec.isBrowseName(fname)) (fnames ??= new Set()).add(fname);
       }
+      if (!fnames || this.#fromUs(message, arrival.address, now)) return;
+      query = { at: now, link: linkKey(arrival.target), multi: message.tc, fnames };
     } else {
-      // More known answers of a truncated query from the same source (RFC 6762 §7.2).
+      // More known answers of a truncated query from the same source (RFC 6762 §7.2); ours, heard
+      // back, leave a peer's on this host (same address and port) in place.
+      if (!this.#truncated.has(source) || this.#fromUs(message, arrival.address, now)) return;
       query = this.#truncated.get(source);
       this.#truncated.delete(source);
       if (query && now - query.at > TC_WAIT_MS) query = undefined;
@@ -162,6 +167,7 @@ export class HeardQuestions {
 
   /** Whether a heard query is one of ours looped back: the same packet sent lately, from one of our addresses. */
   #fromUs(message: Message, address: string, now: number): boolean {
+    if (this.#sentQueries.size === 0) return false;
     const at = this.#sentQueries.get(querySignature(message));
     if (at === undefined || now - at >= OWN_QUERY_ECHO_MS) return false;
     const bare = address.replace(/%.*$/, '').toLowerCase();

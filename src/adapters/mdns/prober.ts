@@ -100,6 +100,9 @@ export class Prober {
    * our own probe looped back (or a twin with the same data), which is no conflict.
    */
   onProbe(message: Message, target: Target): void {
+    // Most probes heard are for names we claim nothing on: every host's, whenever it registers.
+    // (A claim waiting out a lost tie-break is in no group, and takes no part in another.)
+    if (this.#groups.size === 0) return;
     for (const q of message.questions) {
       const fname = foldName(q.name);
       const claim = this.probing(fname);

@@ -70,7 +70,8 @@ export class Responder implements RecordIndex {
 
   /** A query: answered from live records (see answers.ts). */
   onQuery(message: Message, arrival: Arrival): void {
-    this.answers.onQuery(message, arrival);
+    // A registry that only browses has nothing to answer with.
+    if (this.#pubs.size > 0) this.answers.onQuery(message, arrival);
   }
 
   get size(): number {

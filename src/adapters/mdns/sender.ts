@@ -86,11 +86,17 @@ export class Sender {
    */
   multicastResponse(groups: readonly RecordGroup[], target: Target, rateLimitMs = RATE_LIMIT_MS): Promise<void> {
     const now = this.#now();
+    const tk = targetKey(target);
+    /** Each record's key, worked out once for the rate limit and kept for the stamps after the send. */
+    const keys = new Map<Rr, string>();
     const kept: RecordGroup[] = [];
     for (const group of groups) {
       const fresh = (list: readonly Rr[] | undefined) =>
         (list ?? []).filter((r) => {
-          const limited = rateLimitMs > 0 && this.recentlyMulticast(r, target, rateLimitMs, now);
+          const key = recordKey(r);
+          keys.set(r, key);
+          const last = rateLimitMs > 0 ? this.#last.get(`${key}|${tk}`) : undefined;
+          const limited = last !== undefined && now - last < rateLimitMs;
           if (limited) this.stats.suppressedByRateLimit++;
           return !limited;
         });
@@ -103,13 +109,16 @@ export class Sender {
     // Stamped once the packets are with the socket, not before they were encoded: the one-second
     // rule is about the wire, and a first encode (cold code, a busy machine) can take milliseconds.
     const at = this.#now();
-    const tk = targetKey(target);
-    for (const m of messages) {
-      for (const r of [...m.answers, ...m.additionals]) {
-        const key = recordKey(r);
+    const stamp = (records: readonly Rr[]) => {
+      for (const r of records) {
+        const key = keys.get(r) ?? recordKey(r);
         this.#last.set(`${key}|${tk}`, at);
         this.#ours.set(key, at);
       }
+    };
+    for (const m of messages) {
+      stamp(m.answers);
+      stamp(m.additionals);
     }
     this.#prune(at);
     return sent;
