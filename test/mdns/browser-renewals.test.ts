@@ -5,37 +5,20 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, it, mock } from 'node:test';
-import { Browser, type BrowserHost } from '../../src/adapters/mdns/browser.js';
-import { DnsSdCodec } from '../../src/adapters/mdns/dns-sd.js';
-import type { NetInterface } from '../../src/adapters/mdns/interfaces.js';
+import { Browser } from '../../src/adapters/mdns/browser.js';
 import type { Message, Rr } from '../../src/adapters/mdns/packet.js';
 import type { Service } from '../../src/registry.js';
-import { ServiceView } from '../../src/view.js';
+import { browserHost, codec } from './browser-host.js';
 
 const PEER = '169.254.7.2';
-const eth0: NetInterface = { name: 'eth0', v4: [{ address: '169.254.7.1', netmask: '255.255.255.0' }], v6: [] };
-const codec = new DnsSdCodec('local');
 
 afterEach(() => mock.restoreAll());
 
 function setup() {
   let clock = 1_000_000;
   mock.timers.enable({ apis: ['setTimeout'] });
-  const view = new ServiceView({ adapter: 'mdns' });
-  const host: BrowserHost = {
-    codec,
-    view,
-    query: () => {},
-    portShared: () => false,
-    targets: () => [{ iface: eth0, family: 4 }],
-    noteDrop: () => {},
-    ownPointers: () => [],
-    now: () => clock,
-    ipv6: false,
-    maxRecords: 1000,
-    lookupTimeout: 250,
-    maxQueryInterval: 3_600_000,
-  };
+  const host = browserHost(() => clock);
+  const view = host.view;
   const browser = new Browser(host);
   const advance = (ms: number) => {
     clock += ms;

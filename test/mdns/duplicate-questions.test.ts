@@ -6,20 +6,17 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, it, mock } from 'node:test';
-import { Browser, type BrowserHost } from '../../src/adapters/mdns/browser.js';
-import { DnsSdCodec } from '../../src/adapters/mdns/dns-sd.js';
+import { Browser } from '../../src/adapters/mdns/browser.js';
 import type { NetInterface } from '../../src/adapters/mdns/interfaces.js';
 import { encodeMessage, type Message, packQuery, type Question, type Rr } from '../../src/adapters/mdns/packet.js';
 import { readMessage } from '../../src/adapters/mdns/packet-reader.js';
 import type { Target } from '../../src/adapters/mdns/prober.js';
 import type { Service } from '../../src/registry.js';
-import { ServiceView } from '../../src/view.js';
+import { browserHost, codec, eth0 } from './browser-host.js';
 
 const OWN = '169.254.7.1';
 const PEER = '169.254.7.2';
-const eth0: NetInterface = { name: 'eth0', v4: [{ address: OWN, netmask: '255.255.255.0' }], v6: [] };
 const eth1: NetInterface = { name: 'eth1', v4: [{ address: '169.254.8.1', netmask: '255.255.255.0' }], v6: [] };
-const codec = new DnsSdCodec('local');
 const BROWSE = codec.browseName('svc');
 
 interface Sent {
@@ -37,20 +34,11 @@ function setup(options: { shared?: boolean; targets?: Target[] } = {}) {
   // No jitter on the query schedule (interest.ts stretches intervals by up to 2 %): exact times.
   mock.method(Math, 'random', () => 0);
   const sent: Sent[] = [];
-  const host: BrowserHost = {
-    codec,
-    view: new ServiceView({ adapter: 'mdns' }),
+  const host = browserHost(() => clock, {
     query: (questions, known, legacy) => void sent.push({ at: clock, questions: [...questions], known: [...known], legacy }),
     portShared: () => options.shared ?? false,
     targets: () => options.targets ?? [{ iface: eth0, family: 4 }],
-    noteDrop: () => {},
-    ownPointers: () => [],
-    now: () => clock,
-    ipv6: false,
-    maxRecords: 1000,
-    lookupTimeout: 250,
-    maxQueryInterval: 3_600_000,
-  };
+  });
   const browser = new Browser(host);
   const advanceTo = (at: number) => {
     while (clock < at) {
