@@ -1,10 +1,10 @@
 /** The browser's host for unit tests under a fake clock: DNS-SD on one IPv4 link, nothing sent unless `query` says. */
 import type { BrowserHost } from '../../src/adapters/mdns/browser.js';
 import { DnsSdCodec } from '../../src/adapters/mdns/dns-sd.js';
-import type { NetInterface } from '../../src/adapters/mdns/interfaces.js';
 import { ServiceView } from '../../src/view.js';
+import { ipv4Interface } from './targets.js';
 
-export const eth0: NetInterface = { name: 'eth0', v4: [{ address: '169.254.7.1', netmask: '255.255.255.0' }], v6: [] };
+export const eth0 = ipv4Interface('eth0', '169.254.7.1');
 export const codec = new DnsSdCodec('local');
 
 export function browserHost(now: () => number, overrides: Partial<BrowserHost> = {}): BrowserHost {

@@ -13,10 +13,11 @@ import { readMessage } from '../../src/adapters/mdns/packet-reader.js';
 import type { Target } from '../../src/adapters/mdns/prober.js';
 import type { Service } from '../../src/registry.js';
 import { browserHost, codec, eth0 } from './browser-host.js';
+import { ipv4Interface } from './targets.js';
 
-const OWN = '169.254.7.1';
+const OWN = eth0.v4[0]?.address as string;
 const PEER = '169.254.7.2';
-const eth1: NetInterface = { name: 'eth1', v4: [{ address: '169.254.8.1', netmask: '255.255.255.0' }], v6: [] };
+const eth1 = ipv4Interface('eth1', '169.254.8.1');
 const BROWSE = codec.browseName('svc');
 
 interface Sent {
@@ -37,7 +38,7 @@ function setup(options: { shared?: boolean; targets?: Target[] } = {}) {
   const host = browserHost(() => clock, {
     query: (questions, known, legacy) => void sent.push({ at: clock, questions: [...questions], known: [...known], legacy }),
     portShared: () => options.shared ?? false,
-    targets: () => options.targets ?? [{ iface: eth0, family: 4 }],
+    ...(options.targets && { targets: () => options.targets as Target[] }),
   });
   const browser = new Browser(host);
   const advanceTo = (at: number) => {
