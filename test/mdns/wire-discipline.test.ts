@@ -100,8 +100,16 @@ describe('mdns: wire discipline', { timeout: 120_000, skip }, () => {
       const gap = (probes[i]?.p.timeMs ?? 0) - (probes[i - 1]?.p.timeMs ?? 0);
       assert.ok(gap >= 245 && gap < 400, `probes 250 ms apart (${gap.toFixed(1)})`);
     }
+    // An announcement is told by what it holds, not by when it went out: the instance's PTR and SRV
+    // together among the answers. An answer to a follow-up question of the watcher's (its SRV or TXT
+    // of an instance it heard of before the records came) holds the SRV alone, and the answer to a
+    // browse holds the SRV among the additionals; either may fall a second after an announcement.
+    const live = (r: DecodedRecord) => r.ttl > 0;
     const srvSends = fromSpeaker.filter(
-      ({ m }) => m.type === 'response' && m.answers.some((r) => r.name === instance && r.type === 'SRV' && r.ttl > 0),
+      ({ m }) =>
+        m.type === 'response' &&
+        m.answers.some((r) => live(r) && r.name === instance && r.type === 'SRV') &&
+        m.answers.some((r) => live(r) && r.type === 'PTR' && r.data === instance),
     );
     const firstAnnouncement = srvSends[0]?.p.timeMs ?? 0;
     assert.ok(firstAnnouncement > (probes.at(-1)?.p.timeMs ?? Number.POSITIVE_INFINITY), 'announced only after probing');
