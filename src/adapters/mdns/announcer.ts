@@ -77,7 +77,7 @@ export class Announcer {
           const wait = this.#sender.heldFor((groups[i] as { answers: readonly Rr[] }).answers, target, limit);
           if (wait > 0) held.set(pub, { wait: Math.max(wait, held.get(pub)?.wait ?? 0), limit });
         }
-        void this.#sender.multicastResponse(groups, target, limit);
+        this.#sender.multicastResponse(groups, target, limit);
       }
     }
     // Held back, not dropped: a heartbeat that falls within a second of an answer or of the previous

@@ -167,10 +167,10 @@ export class Answerer {
     const sender = this.#sender;
     if (unicast.length > 0) {
       if (legacy)
-        void sender.unicastResponse(legacyGroups(unicast), arrival.address, arrival.port, { id: message.id, questions: message.questions });
-      else void sender.unicastResponse(unicast, arrival.address, MDNS_PORT);
+        sender.unicastResponse(legacyGroups(unicast), arrival.address, arrival.port, { id: message.id, questions: message.questions });
+      else sender.unicastResponse(unicast, arrival.address, MDNS_PORT);
     }
-    if (now.length > 0) void sender.multicastResponse(now, target, probe ? DEFENCE_RATE_LIMIT_MS : undefined);
+    if (now.length > 0) sender.multicastResponse(now, target, probe ? DEFENCE_RATE_LIMIT_MS : undefined);
     if (later.length > 0) this.#delay(later, target);
   }
 
@@ -186,7 +186,7 @@ export class Answerer {
       () => {
         this.#pending.delete(key);
         const current = entry.groups.filter((g) => g.current?.() ?? true);
-        if (!this.#closed) void this.#sender.multicastResponse(current, target);
+        if (!this.#closed) this.#sender.multicastResponse(current, target);
       },
       20 + Math.random() * 100,
     );

@@ -33,7 +33,7 @@ export interface ProberHost {
   targets(): Target[];
   /** Whether another socket shares port 5353 here: then probes must not ask for unicast answers. */
   portShared(): boolean;
-  send(message: Message, target: Target): Promise<void>;
+  send(message: Message, target: Target): void;
 }
 
 const PROBE_INTERVAL_MS = 250;
@@ -142,7 +142,7 @@ export class Prober {
     for (const target of this.#host.targets()) {
       for (const message of probeMessages([...group.claims], target, qu)) {
         this.probesSent++;
-        void this.#host.send(message, target);
+        this.#host.send(message, target);
       }
     }
     group.timer = setTimeout(() => this.#round(group), PROBE_INTERVAL_MS);

@@ -98,7 +98,7 @@ export class MdnsRegistry extends AdapterBase {
       codec: this.#codec,
       view: this.view,
       query: (questions, known, legacy) =>
-        void this.#sender.query(questions, known, this.#targets, legacy || this.#codec.profile === 'go-micro'),
+        this.#sender.query(questions, known, this.#targets, legacy || this.#codec.profile === 'go-micro'),
       portShared: () => this.#shared,
       targets: () => this.#targets,
       noteDrop: (reason, source) => this.noteDrop(reason, source),

@@ -285,7 +285,7 @@ export class Responder implements RecordIndex {
     for (const target of this.#h.targets()) {
       const answers = records(target).map((r) => ({ ...r, ttl: 0 }));
       this.retracted += answers.length;
-      if (answers.length > 0) void this.#h.sender.multicastResponse([{ answers }], target, 0);
+      if (answers.length > 0) this.#h.sender.multicastResponse([{ answers }], target, 0);
     }
   }
 
@@ -350,7 +350,6 @@ export class Responder implements RecordIndex {
   async goodbye(service: Service, owner?: object): Promise<void> {
     const gone = this.#take(service, owner).filter((p) => p.state === 'live' || this.#isEstablished(p));
     if (gone.length === 0) return;
-    const sends: Promise<void>[] = [];
     for (const target of this.#h.targets()) {
       const still = new Set<string>();
       for (const p of this.#pubs.values()) if (p.state === 'live') for (const r of p.all(target)) still.add(recordKey(r));
@@ -360,9 +359,9 @@ export class Responder implements RecordIndex {
           .filter((r) => !still.has(recordKey(r)))
           .map((r) => ({ ...r, ttl: 0 })),
       }));
-      sends.push(this.#h.sender.multicastResponse(groups, target, 0));
+      this.#h.sender.multicastResponse(groups, target, 0);
     }
-    await Promise.all(sends);
+    await this.#h.sender.flushed();
   }
 
   /** Stops publishing without a goodbye (a crash, or another registration took the node over). */

@@ -84,7 +84,7 @@ export class Sender {
    * Multicasts response groups on one interface, leaving out records sent there within
    * `rateLimitMs` (0: goodbyes). A group whose answers are all left out is not sent at all.
    */
-  multicastResponse(groups: readonly RecordGroup[], target: Target, rateLimitMs = RATE_LIMIT_MS): Promise<void> {
+  multicastResponse(groups: readonly RecordGroup[], target: Target, rateLimitMs = RATE_LIMIT_MS): void {
     const now = this.#now();
     const tk = targetKey(target);
     /** Each record's key, worked out once for the rate limit and kept for the stamps after the send. */
@@ -103,11 +103,12 @@ export class Sender {
       const answers = fresh(group.answers);
       if (answers.length > 0) kept.push({ answers, additionals: fresh(group.additionals) });
     }
-    if (kept.length === 0) return Promise.resolve();
-    const messages = packResponses(kept, { maxGroupsPerPacket: this.#groupsPerPacket });
-    const sent = this.#sendAll(messages, (buf) => this.#transport.multicast(buf, target.iface, target.family), 'responsesSent');
-    // Stamped once the packets are with the socket, not before they were encoded: the one-second
-    // rule is about the wire, and a first encode (cold code, a busy machine) can take milliseconds.
+    if (kept.length === 0) return;
+    const packets = this.#encode(packResponses(kept, { maxGroupsPerPacket: this.#groupsPerPacket }), 'responsesSent');
+    // Stamped once the packets are encoded, not before: the one-second rule is about the wire, and
+    // a first encode (cold code, a busy machine) can take milliseconds. And stamped before they go,
+    // so the send is the last thing this turn does: a peer on this host (on a shared core, the
+    // kernel often runs it only once we yield) hears us without waiting for our bookkeeping.
     const at = this.#now();
     const stamp = (records: readonly Rr[]) => {
       for (const r of records) {
@@ -116,12 +117,12 @@ export class Sender {
         this.#ours.set(key, at);
       }
     };
-    for (const m of messages) {
-      stamp(m.answers);
-      stamp(m.additionals);
+    for (const { message } of packets) {
+      stamp(message.answers);
+      stamp(message.additionals);
     }
     this.#prune(at);
-    return sent;
+    for (const { buf } of packets) this.#transport.multicast(buf, target.iface, target.family);
   }
 
   /** Unicast response groups to one querier (QU questions, legacy queries with `questions` echoed and `id` copied). */
@@ -130,40 +131,42 @@ export class Sender {
     address: string,
     port: number,
     options: { id?: number; questions?: readonly Question[] } = {},
-  ): Promise<void> {
-    if (groups.length === 0) return Promise.resolve();
-    const messages = packResponses(groups, { ...options, maxGroupsPerPacket: this.#groupsPerPacket });
+  ): void {
+    if (groups.length === 0) return;
+    const packets = this.#encode(packResponses(groups, { ...options, maxGroupsPerPacket: this.#groupsPerPacket }), 'responsesSent');
     const now = this.#now();
-    for (const m of messages) for (const r of [...m.answers, ...m.additionals]) this.#ours.set(recordKey(r), now);
-    return this.#sendAll(messages, (buf) => this.#transport.unicast(buf, address, port), 'responsesSent');
+    for (const { message } of packets) for (const r of [...message.answers, ...message.additionals]) this.#ours.set(recordKey(r), now);
+    for (const { buf } of packets) this.#transport.unicast(buf, address, port);
   }
 
   /** A query (split with TC when its known answers need more packets) on every target. */
-  query(questions: readonly Question[], knownAnswers: readonly Rr[], targets: readonly Target[], ephemeral: boolean): Promise<void> {
-    if (questions.length === 0) return Promise.resolve();
+  query(questions: readonly Question[], knownAnswers: readonly Rr[], targets: readonly Target[], ephemeral: boolean): void {
+    if (questions.length === 0) return;
     const messages = packQuery(questions, knownAnswers);
-    const sends = targets.map((t) =>
-      this.#sendAll(
-        messages,
-        (buf) =>
-          ephemeral ? this.#transport.queryFromEphemeral(buf, t.iface, t.family) : this.#transport.multicast(buf, t.iface, t.family),
-        'queriesSent',
-      ),
-    );
-    return Promise.all(sends).then(() => {});
+    for (const t of targets) {
+      for (const { buf } of this.#encode(messages, 'queriesSent')) {
+        if (ephemeral) void this.#transport.queryFromEphemeral(buf, t.iface, t.family);
+        else this.#transport.multicast(buf, t.iface, t.family);
+      }
+    }
   }
 
   /** One prepared message (a probe) on one target. */
-  send(message: Message, target: Target): Promise<void> {
-    return this.#sendAll([message], (buf) => this.#transport.multicast(buf, target.iface, target.family), 'queriesSent');
+  send(message: Message, target: Target): void {
+    for (const { buf } of this.#encode([message], 'queriesSent')) this.#transport.multicast(buf, target.iface, target.family);
   }
 
-  #sendAll(messages: readonly Message[], send: (buf: Buffer) => Promise<void>, counter: 'responsesSent' | 'queriesSent'): Promise<void> {
-    const sends: Promise<void>[] = [];
-    for (const m of messages) {
-      let buf: Buffer;
+  /** Resolves once every packet handed to the sockets so far has left (or failed): goodbyes await it. */
+  flushed(): Promise<void> {
+    return this.#transport.flushed();
+  }
+
+  /** The messages that encode, with their bytes, counted as sent; one that cannot be encoded is counted and skipped. */
+  #encode(messages: readonly Message[], counter: 'responsesSent' | 'queriesSent'): Array<{ message: Message; buf: Buffer }> {
+    const out: Array<{ message: Message; buf: Buffer }> = [];
+    for (const message of messages) {
       try {
-        buf = encodeMessage(m);
+        out.push({ message, buf: encodeMessage(message) });
       } catch (error) {
         if (!(error instanceof PacketError)) throw error;
         this.stats.encodeErrors++;
@@ -171,9 +174,8 @@ export class Sender {
       }
       this.stats.packetsSent++;
       this.stats[counter]++;
-      sends.push(send(buf));
     }
-    return Promise.all(sends).then(() => {});
+    return out;
   }
 
   /** Keeps the rate-limit memory bounded: entries older than the longest window are useless. */

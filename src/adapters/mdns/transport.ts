@@ -177,7 +177,9 @@ export class Transport {
   readonly #wrappers: MdnsSocket[] = [];
   readonly #joined4 = new Map<string, string>();
   readonly #joined6 = new Set<string>();
-  readonly #inflight = new Set<Promise<void>>();
+  /** Sends handed to a socket whose completion has not been reported yet. */
+  #pending = 0;
+  readonly #idle: Array<() => void> = [];
   #ephemeral: Promise<void> | undefined;
   /** The ports our ephemeral sockets got (read once: every multicast names its source port). */
   readonly #ephemeralPorts = new Map<Socket, number>();
@@ -265,21 +267,21 @@ export class Transport {
     }
   }
 
-  /** Multicasts on one interface from port 5353. Resolves when sent; errors go to the handler. */
-  multicast(buf: Buffer, iface: NetInterface, family: 4 | 6): Promise<void> {
-    return this.#multicastFrom(family === 4 ? this.#s4 : this.#s6, buf, iface, family);
+  /** Multicasts on one interface from port 5353; errors go to the handler. */
+  multicast(buf: Buffer, iface: NetInterface, family: 4 | 6): void {
+    this.#multicastFrom(family === 4 ? this.#s4 : this.#s6, buf, iface, family);
   }
 
   /** Unicast from port 5353 (answers to QU questions and legacy queries). */
-  unicast(buf: Buffer, address: string, port: number): Promise<void> {
-    return this.#send(address.includes(':') ? this.#s6 : this.#s4, buf, port, address);
+  unicast(buf: Buffer, address: string, port: number): void {
+    this.#send(address.includes(':') ? this.#s6 : this.#s4, buf, port, address);
   }
 
   /** Multicasts a query from the ephemeral port, whose unicast answers come back to us alone. */
   async queryFromEphemeral(buf: Buffer, iface: NetInterface, family: 4 | 6): Promise<void> {
     this.#ephemeral ??= this.#openEphemeral();
     await this.#ephemeral;
-    await this.#multicastFrom(family === 4 ? this.#e4 : this.#e6, buf, iface, family);
+    this.#multicastFrom(family === 4 ? this.#e4 : this.#e6, buf, iface, family);
   }
 
   async #openEphemeral(): Promise<void> {
@@ -315,25 +317,25 @@ export class Transport {
     if (this.#s6) this.#e6 = await bindAndOpen('udp6');
   }
 
-  #multicastFrom(socket: Socket | undefined, buf: Buffer, iface: NetInterface, family: 4 | 6): Promise<void> {
-    if (!socket) return Promise.resolve();
+  #multicastFrom(socket: Socket | undefined, buf: Buffer, iface: NetInterface, family: 4 | 6): void {
+    if (!socket) return;
     try {
       if (family === 4) {
         const local = iface.v4[0];
-        if (!local) return Promise.resolve();
+        if (!local) return;
         socket.setMulticastInterface(local.address);
         this.echoes.sent(buf, this.#portOf(socket), local.address);
-        return this.#send(socket, buf, MDNS_PORT, GROUP4);
+        this.#send(socket, buf, MDNS_PORT, GROUP4);
+        return;
       }
       const local = iface.v6[0];
-      if (!local) return Promise.resolve();
+      if (!local) return;
       socket.setMulticastInterface(`::%${iface.name}`);
       // The kernel sources a link-local multicast from the interface's link-local address.
       this.echoes.sent(buf, this.#portOf(socket), iface.v6.find((a) => /^fe[89ab]/i.test(a.address))?.address ?? local.address);
-      return this.#send(socket, buf, MDNS_PORT, `${GROUP6}%${iface.name}`);
+      this.#send(socket, buf, MDNS_PORT, `${GROUP6}%${iface.name}`);
     } catch (error) {
       this.#handlers.socketError(error as NodeJS.ErrnoException);
-      return Promise.resolve();
     }
   }
 
@@ -341,22 +343,29 @@ export class Transport {
     return this.#ephemeralPorts.get(socket) ?? MDNS_PORT;
   }
 
-  #send(socket: Socket | undefined, buf: Buffer, port: number, address: string): Promise<void> {
-    if (!socket || this.#closed) return Promise.resolve();
-    const sent = new Promise<void>((resolve) => {
-      try {
-        socket.send(buf, port, address, (error) => {
-          if (error) this.#handlers.socketError(error as NodeJS.ErrnoException);
-          resolve();
-        });
-      } catch (error) {
-        this.#handlers.socketError(error as NodeJS.ErrnoException);
-        resolve();
-      }
-    });
-    this.#inflight.add(sent);
-    void sent.then(() => this.#inflight.delete(sent));
-    return sent;
+  /**
+   * Hands one datagram to a socket. Nothing per send but a count: a send nearly always completes
+   * in the call, and only closing (goodbyes) needs to know when the last one is out.
+   */
+  #send(socket: Socket | undefined, buf: Buffer, port: number, address: string): void {
+    if (!socket || this.#closed) return;
+    this.#pending++;
+    try {
+      socket.send(buf, port, address, this.#afterSend);
+    } catch (error) {
+      this.#afterSend(error as Error);
+    }
+  }
+
+  readonly #afterSend = (error: Error | null): void => {
+    if (error) this.#handlers.socketError(error as NodeJS.ErrnoException);
+    if (--this.#pending === 0 && this.#idle.length > 0) for (const resolve of this.#idle.splice(0)) resolve();
+  };
+
+  /** Resolves once every send so far has completed or failed. */
+  flushed(): Promise<void> {
+    if (this.#pending === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
   }
 
   /**
@@ -381,7 +390,7 @@ export class Transport {
   /** Waits for sends in flight (goodbyes), leaves the groups and closes every socket. */
   async close(): Promise<void> {
     if (this.#closed) return;
-    await Promise.race([Promise.allSettled([...this.#inflight]), new Promise((r) => setTimeout(r, 1000).unref())]);
+    await Promise.race([this.flushed(), new Promise((r) => setTimeout(r, 1000).unref())]);
     this.#closed = true;
     this.#leaveAll();
     await Promise.all(this.#wrappers.map((w) => new Promise<void>((resolve) => w.destroy(() => resolve()))));
