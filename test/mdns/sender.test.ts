@@ -37,4 +37,25 @@ describe('mdns sender', () => {
     sender.multicastResponse([{ answers: [srv], additionals: [] }], target);
     assert.equal(sentAt.length, 2, 'a second after it went out, it goes again');
   });
+
+  it('query: encoded once, sent on every target, counted per packet sent', () => {
+    const sent: Array<{ buf: Buffer; iface: string }> = [];
+    const transport = {
+      multicast: (buf: Buffer, iface: { name: string }) => sent.push({ buf, iface: iface.name }),
+    } as unknown as Transport;
+    const sender = new Sender(transport, () => 0);
+    sender.query(
+      [{ name: '_x._tcp.local', type: 'PTR', qu: false }],
+      [],
+      [ipv4Target('eth0', '169.254.1.2'), ipv4Target('eth1', '169.254.2.2')],
+      false,
+    );
+    assert.deepEqual(
+      sent.map((s) => s.iface),
+      ['eth0', 'eth1'],
+    );
+    assert.equal(sent[0]?.buf, sent[1]?.buf, 'the same bytes, not a second encode');
+    assert.equal(sender.stats.queriesSent, 2);
+    assert.equal(sender.stats.packetsSent, 2);
+  });
 });

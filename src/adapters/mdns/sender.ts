@@ -104,7 +104,7 @@ export class Sender {
       if (answers.length > 0) kept.push({ answers, additionals: fresh(group.additionals) });
     }
     if (kept.length === 0) return;
-    const packets = this.#encode(packResponses(kept, { maxGroupsPerPacket: this.#groupsPerPacket }), 'responsesSent');
+    const packets = this.#encode(packResponses(kept, { maxGroupsPerPacket: this.#groupsPerPacket }));
     // Stamped once the packets are encoded, not before: the one-second rule is about the wire, and
     // a first encode (cold code, a busy machine) can take milliseconds. And stamped before they go,
     // so the send is the last thing this turn does: a peer on this host (on a shared core, the
@@ -122,6 +122,7 @@ export class Sender {
       stamp(message.additionals);
     }
     this.#prune(at);
+    this.#count('responsesSent', packets.length);
     for (const { buf } of packets) this.#transport.multicast(buf, target.iface, target.family);
   }
 
@@ -133,18 +134,21 @@ export class Sender {
     options: { id?: number; questions?: readonly Question[] } = {},
   ): void {
     if (groups.length === 0) return;
-    const packets = this.#encode(packResponses(groups, { ...options, maxGroupsPerPacket: this.#groupsPerPacket }), 'responsesSent');
+    const packets = this.#encode(packResponses(groups, { ...options, maxGroupsPerPacket: this.#groupsPerPacket }));
     const now = this.#now();
     for (const { message } of packets) for (const r of [...message.answers, ...message.additionals]) this.#ours.set(recordKey(r), now);
+    this.#count('responsesSent', packets.length);
     for (const { buf } of packets) this.#transport.unicast(buf, address, port);
   }
 
   /** A query (split with TC when its known answers need more packets) on every target. */
   query(questions: readonly Question[], knownAnswers: readonly Rr[], targets: readonly Target[], ephemeral: boolean): void {
     if (questions.length === 0) return;
-    const messages = packQuery(questions, knownAnswers);
+    // Encoded once, sent on every target.
+    const packets = this.#encode(packQuery(questions, knownAnswers));
     for (const t of targets) {
-      for (const { buf } of this.#encode(messages, 'queriesSent')) {
+      this.#count('queriesSent', packets.length);
+      for (const { buf } of packets) {
         if (ephemeral) void this.#transport.queryFromEphemeral(buf, t.iface, t.family);
         else this.#transport.multicast(buf, t.iface, t.family);
       }
@@ -153,7 +157,9 @@ export class Sender {
 
   /** One prepared message (a probe) on one target. */
   send(message: Message, target: Target): void {
-    for (const { buf } of this.#encode([message], 'queriesSent')) this.#transport.multicast(buf, target.iface, target.family);
+    const packets = this.#encode([message]);
+    this.#count('queriesSent', packets.length);
+    for (const { buf } of packets) this.#transport.multicast(buf, target.iface, target.family);
   }
 
   /** Resolves once every packet handed to the sockets so far has left (or failed): goodbyes await it. */
@@ -161,8 +167,8 @@ export class Sender {
     return this.#transport.flushed();
   }
 
-  /** The messages that encode, with their bytes, counted as sent; one that cannot be encoded is counted and skipped. */
-  #encode(messages: readonly Message[], counter: 'responsesSent' | 'queriesSent'): Array<{ message: Message; buf: Buffer }> {
+  /** The messages that encode, with their bytes; one that cannot be encoded is counted and skipped. */
+  #encode(messages: readonly Message[]): Array<{ message: Message; buf: Buffer }> {
     const out: Array<{ message: Message; buf: Buffer }> = [];
     for (const message of messages) {
       try {
@@ -170,12 +176,14 @@ export class Sender {
       } catch (error) {
         if (!(error instanceof PacketError)) throw error;
         this.stats.encodeErrors++;
-        continue;
       }
-      this.stats.packetsSent++;
-      this.stats[counter]++;
     }
     return out;
+  }
+
+  #count(counter: 'responsesSent' | 'queriesSent', packets: number): void {
+    this.stats.packetsSent += packets;
+    this.stats[counter] += packets;
   }
 
   /** Keeps the rate-limit memory bounded: entries older than the longest window are useless. */

@@ -326,14 +326,14 @@ export class Transport {
         socket.setMulticastInterface(local.address);
         this.echoes.sent(buf, this.#portOf(socket), local.address);
         this.#send(socket, buf, MDNS_PORT, GROUP4);
-        return;
+      } else {
+        const local = iface.v6[0];
+        if (!local) return;
+        socket.setMulticastInterface(`::%${iface.name}`);
+        // The kernel sources a link-local multicast from the interface's link-local address.
+        this.echoes.sent(buf, this.#portOf(socket), iface.v6.find((a) => /^fe[89ab]/i.test(a.address))?.address ?? local.address);
+        this.#send(socket, buf, MDNS_PORT, `${GROUP6}%${iface.name}`);
       }
-      const local = iface.v6[0];
-      if (!local) return;
-      socket.setMulticastInterface(`::%${iface.name}`);
-      // The kernel sources a link-local multicast from the interface's link-local address.
-      this.echoes.sent(buf, this.#portOf(socket), iface.v6.find((a) => /^fe[89ab]/i.test(a.address))?.address ?? local.address);
-      this.#send(socket, buf, MDNS_PORT, `${GROUP6}%${iface.name}`);
     } catch (error) {
       this.#handlers.socketError(error as NodeJS.ErrnoException);
     }
