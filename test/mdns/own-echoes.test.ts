@@ -1,8 +1,10 @@
 /**
- * Our own multicasts come back through loopback (it stays on: other processes on the host hear
- * us only through it). They are recognised by content and dropped before decoding, and the
- * registry knows its own nodes first-hand instead: at once after register(), gone at once after
- * deregister(). Another process on the same host still hears everything we send.
+ * Multicast loopback is how other processes on this host hear us, and it hands us back a copy of
+ * everything we send. Alone on port 5353 a registry turns it off: nothing of its own comes back.
+ * As soon as another socket on the host speaks, or binds the port silently and the next check
+ * sees it, loopback is on again, and our own copies are recognised by content and dropped
+ * before decoding. Either way the registry knows its own nodes first-hand: at once after
+ * register(), gone at once after deregister().
  */
 import assert from 'node:assert/strict';
 import type { RemoteInfo } from 'node:dgram';
@@ -12,6 +14,7 @@ import { eventually, Recorder } from '../conformance/helpers.js';
 import { spawnRegistry } from '../harness/remote.js';
 import { createLan, type Lan } from '../peers/lan.js';
 import { lanSkipReason } from './lan-registries.js';
+import { rawPeer } from './raw-peer.js';
 
 const rinfo = (address: string, port: number, size: number): RemoteInfo => ({
   address,
@@ -53,6 +56,11 @@ describe('own echoes: recognition', () => {
 });
 
 const skip = lanSkipReason();
+/** Short, so the test of a silent listener waits for a check of the port and not for the default 2 s. */
+const POLL_MS = 300;
+const OPTIONS = { kind: 'mdns', interfacePollInterval: POLL_MS } as const;
+/** A check of the port too far off to matter: only hearing the neighbour can turn loopback on. */
+const NO_POLL = { kind: 'mdns', interfacePollInterval: 600_000 } as const;
 
 describe('own echoes: on a LAN', { timeout: 60_000, skip }, () => {
   let lan: Lan<'solo' | 'other'>;
@@ -61,9 +69,9 @@ describe('own echoes: on a LAN', { timeout: 60_000, skip }, () => {
   });
   after(() => lan?.destroy());
 
-  it('a registry drops every echo of its own, knows its nodes first-hand, and a neighbour process still hears it', async (t) => {
+  it('alone on its host a registry hears nothing of its own; a neighbour that speaks turns loopback on at once, and both hear each other', async (t) => {
     const { solo } = lan.hosts;
-    const a = await spawnRegistry({ options: { kind: 'mdns' }, netns: solo.netns });
+    const a = await spawnRegistry({ options: NO_POLL, netns: solo.netns });
     t.after(() => a.kill());
     const rec = new Recorder(a.watch());
     t.after(() => rec.stop());
@@ -76,27 +84,62 @@ describe('own echoes: on a LAN', { timeout: 60_000, skip }, () => {
       ['self-1'],
     );
     await rec.until((r) => r.nodeIds('self-seen').length === 1, 1000, 'own node in own watch');
-    // Probes and three announcements, on IPv4 and IPv6: every one came back and was dropped undecoded.
-    await eventually(
-      async () => {
-        const s = await a.remoteStats();
-        return Number(s.packetsSent) >= 8 && s.ownEchoes === s.packetsSent;
-      },
-      10_000,
-      'every multicast of ours came back once and was recognised',
-    );
-    const stats = await a.remoteStats();
-    assert.equal(stats.packetsReceived, 0, 'nothing of ours reached the decoder');
+    // Queries, probes and announcements on IPv4 and IPv6, and not one copy back: the kernel loops none.
+    await eventually(async () => Number((await a.remoteStats()).packetsSent) >= 8, 10_000, 'probes and announcements sent');
+    let stats = await a.remoteStats();
+    assert.equal(stats.sharedPort, 0, 'alone on port 5353');
+    assert.equal(stats.multicastLoopback, 0, 'loopback off while alone');
+    assert.equal(stats.ownEchoes, 0, 'no copy of ours came back');
+    assert.equal(stats.packetsReceived, 0, 'nothing reached the decoder');
 
-    // A second process on the same host shares port 5353: it hears us, and we hear it.
-    const b = await spawnRegistry({ options: { kind: 'mdns' }, netns: solo.netns });
+    // A second process on the same host: it probes and asks as it starts, so we hear it at once,
+    // long before a's next look at /proc.
+    const b = await spawnRegistry({ options: OPTIONS, netns: solo.netns });
     t.after(() => b.kill());
     await b.register({ name: 'neighbour', nodes: [{ id: 'n-1', address: `${solo.address}:7101` }] });
     await rec.until((r) => r.nodeIds('neighbour').length === 1, 5000, 'the neighbour seen by a');
     await eventually(async () => (await b.getService('self-seen').catch(() => [])).length === 1, 5000, 'a seen by the neighbour');
+    stats = await a.remoteStats();
+    assert.equal(stats.multicastLoopback, 1, 'loopback on with a neighbour on the port');
+    assert.equal(stats.sharedPort, 1);
+    // From now on our copies come back, and are dropped undecoded: a's updates reach b, and a only.
+    const watchB = new Recorder(b.watch());
+    t.after(() => watchB.stop());
+    await watchB.watcher.synced;
+    const echoesBefore = Number(stats.ownEchoes);
+    await a.register({ ...service, metadata: { round: '2' } });
+    await watchB.until(
+      (r) => [...r.state.values()].some((s) => s.name === 'self-seen' && s.metadata.round === '2'),
+      5000,
+      "a's update heard next door",
+    );
+    await eventually(async () => Number((await a.remoteStats()).ownEchoes) > echoesBefore, 5000, 'own copies recognised and dropped');
+    const seen = await a.getService('self-seen', { timeout: 1 });
+    assert.deepEqual(
+      seen.flatMap((s) => s.nodes.map((n) => n.id)),
+      ['self-1'],
+      'our own node once, first-hand',
+    );
 
     // Gone from our own view at once (the 1 s goodbye grace is for what we heard, not what we know).
     await a.deregister(service);
     assert.deepEqual(await a.getService('self-seen', { timeout: 1 }).catch(() => []), []);
+  });
+
+  it('a listener that binds port 5353 and never sends hears our next announcement once the port is checked; gone, loopback is off again', async (t) => {
+    const { solo } = lan.hosts;
+    const a = await spawnRegistry({ options: OPTIONS, netns: solo.netns });
+    t.after(() => a.kill());
+    const service = { name: 'quiet', nodes: [{ id: 'quiet-1', address: `${solo.address}:7200` }] };
+    await a.register(service);
+    assert.equal((await a.remoteStats()).multicastLoopback, 0, 'alone: loopback off');
+    const listener = await rawPeer(solo, { mode: 'listen', listen: solo.address, instance: 'quiet-1._rollcall._tcp.local' });
+    // Killed with the LAN when the test fails first: that exit is no second failure.
+    listener.done.catch(() => {});
+    await eventually(async () => (await a.remoteStats()).multicastLoopback === 1, POLL_MS * 10, 'the silent listener seen in /proc');
+    await a.register({ ...service, metadata: { round: '2' } });
+    assert.match(await listener.done, /"ev":"heard"/, 'the update reached the listener on our host');
+    // Alone again (the listener has closed its socket): the next check turns loopback off.
+    await eventually(async () => (await a.remoteStats()).multicastLoopback === 0, POLL_MS * 10, 'loopback off once the listener has gone');
   });
 });

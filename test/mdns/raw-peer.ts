@@ -3,7 +3,9 @@
  *
  * - `send`: multicasts the given datagrams (hex) from a chosen source address, `repeat` times;
  * - `replay-goodbye`: waits for a response announcing `instance`, then multicasts its records
- *   again with TTL 0 from a chosen source address (a spoofed goodbye).
+ *   again with TTL 0 from a chosen source address (a spoofed goodbye);
+ * - `listen`: a listener that never sends, on port 5353 like any responder's: prints `heard` and
+ *   exits at the first response with a record of `instance`.
  *
  * Configured through RAW_PEER (JSON); prints one JSON line per event.
  */
@@ -37,8 +39,49 @@ export interface ReplayConfig {
   instance: string;
 }
 
-async function main(config: SendConfig | ReplayConfig): Promise<void> {
+export interface ListenConfig {
+  mode: 'listen';
+  /** Local address on the LAN, to join the group on. */
+  listen: string;
+  instance: string;
+}
+
+type RawPeerConfig = SendConfig | ReplayConfig | ListenConfig;
+
+/** Binds port 5353 as responders do, joins the group on `listen`, and calls back with each response about `instance`. */
+async function hear(config: ReplayConfig | ListenConfig, onAnnouncement: (m: ReturnType<typeof dnsPacket.decode>) => void) {
+  const listener = createSocket({ type: 'udp4', reuseAddr: true });
+  await new Promise<void>((resolve) => listener.bind(5353, '0.0.0.0', resolve));
+  listener.addMembership('224.0.0.251', config.listen);
+  listener.on('message', (buf) => {
+    let m: ReturnType<typeof dnsPacket.decode>;
+    try {
+      m = dnsPacket.decode(buf);
+    } catch {
+      return;
+    }
+    // Replaying needs the whole announcement (its SRV among the answers); a listener, any record of the instance.
+    const wanted = (a: { type: string; name: string }) =>
+      (config.mode === 'listen' || a.type === 'SRV') && a.name.toLowerCase() === config.instance.toLowerCase();
+    if (m.type === 'response' && m.answers.some(wanted)) onAnnouncement(m);
+  });
+  return listener;
+}
+
+async function main(config: RawPeerConfig): Promise<void> {
   const out = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
+  if (config.mode === 'listen') {
+    let listener: Awaited<ReturnType<typeof hear>> | undefined;
+    await new Promise<void>((resolve) => {
+      void hear(config, () => resolve()).then((l) => {
+        listener = l;
+        out({ ev: 'ready' });
+      });
+    });
+    out({ ev: 'heard' });
+    listener?.close();
+    return;
+  }
   const sender = createSocket({ type: 'udp4', reuseAddr: true });
   await new Promise<void>((resolve) => sender.bind(config.mode === 'send' ? (config.port ?? 0) : 0, config.bind, resolve));
   sender.setMulticastTTL(255);
@@ -58,34 +101,29 @@ async function main(config: SendConfig | ReplayConfig): Promise<void> {
     }
     out({ ev: 'sent', count: packets.length * (config.repeat ?? 1) });
   } else {
-    const listener = createSocket({ type: 'udp4', reuseAddr: true });
-    await new Promise<void>((resolve) => listener.bind(5353, '0.0.0.0', resolve));
-    listener.addMembership('224.0.0.251', config.listen);
-    out({ ev: 'ready' });
+    let replayed = false;
+    let listener: Awaited<ReturnType<typeof hear>> | undefined;
     await new Promise<void>((resolve) => {
-      listener.on('message', (buf) => {
-        let m: ReturnType<typeof dnsPacket.decode>;
-        try {
-          m = dnsPacket.decode(buf);
-        } catch {
-          return;
-        }
-        if (m.type !== 'response' || !m.answers.some((a) => a.type === 'SRV' && a.name.toLowerCase() === config.instance.toLowerCase()))
-          return;
+      void hear(config, (m) => {
+        if (replayed) return;
+        replayed = true;
         for (const a of [...m.answers, ...m.additionals]) a.ttl = 0;
         void send(dnsPacket.encode(m)).then(() => {
           out({ ev: 'sent' });
           resolve();
         });
+      }).then((l) => {
+        listener = l;
+        out({ ev: 'ready' });
       });
     });
-    listener.close();
+    listener?.close();
   }
   sender.close();
 }
 
 if (process.env.RAW_PEER) {
-  main(JSON.parse(process.env.RAW_PEER) as SendConfig | ReplayConfig).catch((error) => {
+  main(JSON.parse(process.env.RAW_PEER) as RawPeerConfig).catch((error) => {
     process.stderr.write(`${String(error)}\n`);
     process.exit(1);
   });
@@ -95,7 +133,7 @@ const self = new URL(import.meta.url).pathname;
 const root = new URL('../..', import.meta.url).pathname;
 
 /** Runs the raw peer in `host`; resolves once it is ready, with a promise for its end. */
-export async function rawPeer(host: LanHost, config: SendConfig | ReplayConfig): Promise<{ done: Promise<string> }> {
+export async function rawPeer(host: LanHost, config: RawPeerConfig): Promise<{ done: Promise<string> }> {
   const child = host.exec(process.execPath, ['--import', 'tsx', self], {
     cwd: root,
     env: { ...process.env, RAW_PEER: JSON.stringify(config) },

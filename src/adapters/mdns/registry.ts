@@ -48,6 +48,8 @@ export class MdnsRegistry extends AdapterBase {
   readonly #buckets = new Map<string, { tokens: number; at: number }>();
   /** Source address -> the interface it is on-link for (null: off-link); cleared when interfaces change. */
   readonly #sources = new Map<string, NetInterface | null>();
+  /** Our interfaces' addresses (IPv6 lowercase, no zone): a packet from one of them, not our echo, is another socket on this host. */
+  #ownAddresses = new Set<string>();
   #packetsReceived = 0;
   #socketErrors = 0;
 
@@ -120,12 +122,13 @@ export class MdnsRegistry extends AdapterBase {
     this.#sources.clear();
     this.#transport.setInterfaces(list);
     this.#targets = targetsOf(list, this.#transport.ipv6);
-    this.#shared = this.#transport.portShared();
+    this.#ownAddresses = new Set(list.flatMap((i) => [...i.v4.map((a) => a.address), ...i.v6.map((a) => a.address.toLowerCase())]));
+    this.#checkSharing();
   }
 
   #pollInterfaces(): void {
     const list = listInterfaces(this.#options.interfaces, this.#options.ipv6);
-    this.#shared = this.#transport.portShared();
+    this.#checkSharing();
     if (interfacesKey(list) === interfacesKey(this.#interfaces)) return;
     const { added, removed } = diffInterfaces(this.#interfaces, list);
     this.log.info({ up: added.map((i) => i.name), down: removed.map((i) => i.name) }, 'network interfaces changed');
@@ -135,6 +138,29 @@ export class MdnsRegistry extends AdapterBase {
       this.#responder.interfacesChanged();
       this.#browser.resetBackoff();
     }
+  }
+
+  /**
+   * Whether another socket on this host listens on port 5353, as /proc tells (checked with the
+   * interfaces): it decides whether we may ask for unicast answers, and whether our multicasts
+   * are looped back to this host (see Transport.setLoopback).
+   */
+  #checkSharing(): void {
+    this.#shared = this.#transport.portShared();
+    this.#transport.setLoopback(this.#shared);
+  }
+
+  /**
+   * A packet from one of our own addresses that is not an echo of ours: another socket on this
+   * host speaks mDNS (a process that bound port 5353 since the last check, which always asks or
+   * probes first). It hears us from now on, before we answer what it just said.
+   */
+  #heardFromThisHost(source: string): void {
+    const zone = source.indexOf('%');
+    const address = source.includes(':') ? (zone < 0 ? source : source.slice(0, zone)).toLowerCase() : source;
+    if (!this.#ownAddresses.has(address)) return;
+    this.#shared = true;
+    this.#transport.setLoopback(true);
   }
 
   #onSocketError(error: NodeJS.ErrnoException): void {
@@ -181,6 +207,7 @@ export class MdnsRegistry extends AdapterBase {
       this.#sources.set(rinfo.address, iface);
     }
     if (!iface) return 'off-link source (RFC 6762 §11)';
+    if (!this.#shared) this.#heardFromThisHost(rinfo.address);
     const message = readMessage(datagram);
     if (typeof message === 'string') return message;
     const target: Target = { iface, family };
@@ -267,6 +294,7 @@ export class MdnsRegistry extends AdapterBase {
       profile: this.#codec.profile,
       interfaces: this.#interfaces.map((i) => i.name).join(',') || 'none',
       sharedPort: this.#shared ? 1 : 0,
+      multicastLoopback: this.#transport.loopback ? 1 : 0,
       publications: this.#responder.size,
       instances: this.#browser.instances,
       cacheRecords: this.#browser.cache.size,

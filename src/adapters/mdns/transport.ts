@@ -7,8 +7,8 @@
  *   interface's unicast address: a socket bound there receives no multicast, multicast-dns#53);
  * - the group joined on every multicast-capable interface, and every packet sent on each
  *   interface explicitly (multicast-dns sends only where the routing table points, #68);
- * - IP TTL / hop limit 255 (RFC 6762 §11) and multicast loopback, so processes on one host hear
- *   each other;
+ * - IP TTL / hop limit 255 (RFC 6762 §11), and multicast loopback while another socket on this
+ *   host listens on port 5353, so processes on one host hear each other (see {@link Transport.setLoopback});
  * - an ephemeral-port socket for queries that want unicast answers (Go Micro's servers answer
  *   the querier's address and port; a unicast packet to a shared 5353 reaches only one socket);
  * - our own multicasts, which loopback brings back to us too, recognised by content and dropped
@@ -73,8 +73,8 @@ interface SentPacket {
 }
 
 /**
- * Our own multicasts come back to us: multicast loopback must stay on (other processes on this
- * host, avahi among them, hear us only through it), and every socket joined to the group on the
+ * Our own multicasts come back to us while multicast loopback is on (other processes on this
+ * host, avahi among them, hear us only through it): every socket joined to the group on the
  * sending interface gets a copy, ours included. Each multicast is remembered until its one copy
  * arrives (same bytes, from the sending socket's address and port), and that copy is dropped
  * before anything decodes it: a publisher does not decode, cache and assemble every packet it
@@ -184,6 +184,7 @@ export class Transport {
   /** The ports our ephemeral sockets got (read once: every multicast names its source port). */
   readonly #ephemeralPorts = new Map<Socket, number>();
   #closed = false;
+  #loopback = true;
 
   private constructor(handlers: TransportHandlers) {
     this.#handlers = handlers;
@@ -226,6 +227,32 @@ export class Transport {
 
   get ipv6(): boolean {
     return this.#s6 !== undefined;
+  }
+
+  /** Whether our multicasts are looped back to this host's sockets (see {@link setLoopback}). */
+  get loopback(): boolean {
+    return this.#loopback;
+  }
+
+  /**
+   * Multicast loopback is what lets other sockets on this host hear us, and costs us a copy of
+   * every packet we send, to be read and recognised (see {@link OwnEchoes}). With no other socket
+   * on port 5353 here (one service in its own container, VM or host, the common deployment) it
+   * brings nothing but those copies: each one a wake-up and a read after every send, which a
+   * peer waiting for the same core waits out too. The registry turns it off while the port is
+   * not shared and on as soon as it is: at its next check, or at once when a packet from another
+   * socket on this host arrives (see the registry's #handle).
+   */
+  setLoopback(on: boolean): void {
+    if (on === this.#loopback || this.#closed) return;
+    for (const socket of [this.#s4, this.#s6, this.#e4, this.#e6]) {
+      try {
+        socket?.setMulticastLoopback(on);
+      } catch (error) {
+        this.#handlers.socketError(error as NodeJS.ErrnoException);
+      }
+    }
+    this.#loopback = on;
   }
 
   /** Joins the group where it is not joined yet and leaves interfaces that went away. */
@@ -305,7 +332,7 @@ export class Transport {
           ),
         );
         socket.setMulticastTTL(255);
-        socket.setMulticastLoopback(true);
+        socket.setMulticastLoopback(this.#loopback);
         this.#ephemeralPorts.set(socket, socket.address().port);
         return socket;
       } catch {
@@ -324,14 +351,15 @@ export class Transport {
         const local = iface.v4[0];
         if (!local) return;
         socket.setMulticastInterface(local.address);
-        this.echoes.sent(buf, this.#portOf(socket), local.address);
+        if (this.#loopback) this.echoes.sent(buf, this.#portOf(socket), local.address);
         this.#send(socket, buf, MDNS_PORT, GROUP4);
       } else {
         const local = iface.v6[0];
         if (!local) return;
         socket.setMulticastInterface(`::%${iface.name}`);
         // The kernel sources a link-local multicast from the interface's link-local address.
-        this.echoes.sent(buf, this.#portOf(socket), iface.v6.find((a) => /^fe[89ab]/i.test(a.address))?.address ?? local.address);
+        if (this.#loopback)
+          this.echoes.sent(buf, this.#portOf(socket), iface.v6.find((a) => /^fe[89ab]/i.test(a.address))?.address ?? local.address);
         this.#send(socket, buf, MDNS_PORT, `${GROUP6}%${iface.name}`);
       }
     } catch (error) {
