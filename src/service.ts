@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 import { RollcallError } from './errors.js';
+import { isPlainAscii, isPlainIpv4Port } from './plain-text.js';
 import type { Endpoint, EndpointInput, Metadata, Node, NodeInput, Service, ServiceInput, Value } from './registry.js';
 
 /** Size limits a service must fit. Each adapter declares its own, at least as strict as {@link portableLimits}. */
@@ -61,9 +62,6 @@ const MAX_NAME_BYTES = 255;
 const MAX_VALUE_DEPTH = 16;
 const controlOrSpace = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\s]/u;
 const control = /[\p{Cc}\p{Zl}\p{Zp}]/u;
-const IPV4_OCTET = '(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';
-/** A dotted-quad IPv4 address (as node:net's isIPv4 accepts it) and a port without leading zeros. */
-const IPV4_PORT = new RegExp(`^(?:${IPV4_OCTET}\\.){3}${IPV4_OCTET}:[1-9][0-9]{0,4}$`);
 const hostnamePattern =
   /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 
@@ -94,7 +92,8 @@ class Checker {
       const bytes = Buffer.byteLength(text);
       if (bytes > MAX_NAME_BYTES) this.fail(field, `is ${bytes} bytes, over the limit of ${MAX_NAME_BYTES}`);
     }
-    if ((allowEmpty ? control : controlOrSpace).test(text)) {
+    // Printable ASCII, as nearly every name is, needs no Unicode classes (see plain-text.ts).
+    if (!isPlainAscii(text, allowEmpty) && (allowEmpty ? control : controlOrSpace).test(text)) {
       this.fail(field, `must not contain ${allowEmpty ? 'control characters' : 'whitespace or control characters'}`);
     }
     return text;
@@ -113,7 +112,8 @@ class Checker {
     const out: Record<string, string> = {};
     for (const key of keys) {
       if (key.length === 0) this.fail(field, 'keys must not be empty');
-      if (control.test(key)) this.fail(`${field}[${JSON.stringify(key)}]`, 'key must not contain control characters');
+      if (!isPlainAscii(key, true) && control.test(key))
+        this.fail(`${field}[${JSON.stringify(key)}]`, 'key must not contain control characters');
       const keyBytes = Buffer.byteLength(key);
       if (keyBytes > maxMetadataKeyBytes) {
         this.fail(
@@ -258,8 +258,8 @@ export function encodedNodeBytes(service: Service, node: Node): number {
  * IPv6 with an optional zone id, and DNS host names; ports 1..65535 in plain decimal.
  */
 export function addressProblem(address: string, rejectLocalhost = false): string | undefined {
-  // The common case in one test (and the port's range): every node an mDNS browser hears has an address of this shape.
-  if (IPV4_PORT.test(address) && Number(address.slice(address.lastIndexOf(':') + 1)) <= 65535) return undefined;
+  // The common case in one pass: every node an mDNS browser hears has an address of this shape.
+  if (isPlainIpv4Port(address)) return undefined;
   const parsed = splitHostPort(address);
   if (!parsed) return 'is not host:port (IPv6 goes in brackets: [::1]:8080)';
   const { host, port } = parsed;
