@@ -60,3 +60,18 @@ export function isPlainIpv4Port(address: string): boolean {
   }
   return false;
 }
+
+/** Whether every character is ASCII (below U+0080): such text is its own UTF-8, byte for byte. */
+export function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) >= 0x80) return false;
+  return true;
+}
+
+/** Whether the text holds an ASCII capital letter (A-Z): what DNS name folding changes. */
+export function hasAsciiUpper(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x41 && c <= 0x5a) return true;
+  }
+  return false;
+}

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { isPlainAscii, isPlainIpv4Port } from '../../src/plain-text.js';
+import { hasAsciiUpper, isAscii, isPlainAscii, isPlainIpv4Port } from '../../src/plain-text.js';
 
 /** The checks the fast paths stand in front of (service.ts). */
 const controlOrSpace = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\s]/u;
@@ -38,6 +38,23 @@ describe('plain text: names', () => {
     fc.assert(
       fc.property(fc.string({ unit: 'binary', maxLength: 24 }), fc.boolean(), (s, space) => {
         if (isPlainAscii(s, space)) assert.equal((space ? control : controlOrSpace).test(s), false);
+      }),
+      { numRuns: 5000 },
+    );
+  });
+});
+
+describe('plain text: ASCII and capitals', () => {
+  it('agree with the patterns they replace, character by character and on generated text', () => {
+    for (let c = 0; c <= 0xffff; c++) {
+      const ch = String.fromCharCode(c);
+      assert.equal(isAscii(ch), !/[\u0080-\uffff]/.test(ch), `U+${c.toString(16)}`);
+      assert.equal(hasAsciiUpper(ch), /[A-Z]/.test(ch), `U+${c.toString(16)}`);
+    }
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 40 }), (s) => {
+        assert.equal(isAscii(s), !/[\u0080-\uffff]/.test(s));
+        assert.equal(hasAsciiUpper(s), /[A-Z]/.test(s));
       }),
       { numRuns: 5000 },
     );

@@ -17,6 +17,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { RollcallError } from '../../errors.js';
+import { isAscii } from '../../plain-text.js';
 import type { Node, Service } from '../../registry.js';
 import { portableLimits, type SizeLimits } from '../../service.js';
 import { type Codec, type DecodedInstance, tooLarge, txtBytes } from './codec.js';
@@ -44,6 +45,8 @@ export function escapeKey(key: string): string {
 }
 
 export function unescapeKey(key: string): string | undefined {
+  // What escapeKey writes for a plain key: nothing to undo.
+  if (!key.includes('%') && isAscii(key)) return key;
   if (!/^(?:[^%]|%[0-9A-Fa-f]{2})*$/.test(key)) return undefined;
   const bytes = Buffer.from(
     key.replace(/%([0-9A-Fa-f]{2})/g, (_m, h: string) => String.fromCharCode(Number.parseInt(h, 16))),
@@ -113,14 +116,13 @@ function joined(txt: TxtMap, key: string): string | undefined {
   }
 }
 
-const NON_ASCII = /[\u0080-\uffff]/;
 /** `key+1`, `key+2`...: the continuation of a value over 255 bytes. */
 const CONTINUATION_KEY = /\+\d+$/;
 const ENDPOINT_KEY = /^e\.\d{1,4}$/;
 
 /** A Latin-1 string of TXT bytes as the text they encode in UTF-8; undefined when they are not UTF-8. */
 export function txtText(latin1: string | undefined): string | undefined {
-  if (latin1 === undefined || !NON_ASCII.test(latin1)) return latin1;
+  if (latin1 === undefined || isAscii(latin1)) return latin1;
   const bytes = Buffer.from(latin1, 'latin1');
   return isUtf8(bytes) ? bytes.toString('utf8') : undefined;
 }
@@ -223,7 +225,7 @@ export class DnsSdCodec implements Codec {
     for (const key of txt.extra ? txt.map.keys() : []) {
       const prefix = key.slice(0, 2);
       if (prefix !== 's.' && prefix !== 'n.' && prefix !== 'e.') continue;
-      if (CONTINUATION_KEY.test(key)) continue;
+      if (key.includes('+') && CONTINUATION_KEY.test(key)) continue;
       if (prefix === 's.' || prefix === 'n.') {
         const original = unescapeKey(key.slice(2));
         const value = txtText(joined(txt, key));

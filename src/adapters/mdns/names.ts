@@ -5,7 +5,9 @@
  * two different inputs never share a label.
  * @module
  */
+
 import { createHash, randomBytes } from 'node:crypto';
+import { hasAsciiUpper, isAscii } from '../../plain-text.js';
 
 /** RFC 1035 §2.3.4; RFC 6763 §4.1.1 repeats it for instance names. */
 export const MAX_LABEL_BYTES = 63;
@@ -24,15 +26,14 @@ export function foldName(name: string): string {
 
 /** A-Z to a-z and nothing else: DNS compares names (and DNS-SD TXT keys) case-insensitively for ASCII only. */
 export function foldAscii(text: string): string {
-  if (!ASCII_UPPER.test(text)) return text;
+  // Loops, not patterns: names are folded on every packet's path, mostly in code gone cold (see plain-text.ts).
+  if (!hasAsciiUpper(text)) return text;
   // toLowerCase folds letters beyond ASCII too; on all-ASCII text it is exactly this folding.
-  return BEYOND_ASCII.test(text) ? text.replace(ASCII_UPPER_RUNS, lower) : text.toLowerCase();
+  return isAscii(text) ? text.toLowerCase() : text.replace(ASCII_UPPER_RUNS, lower);
 }
 
 // Module-level patterns: a regular expression literal is a new object each time it is evaluated.
-const ASCII_UPPER = /[A-Z]/;
 const ASCII_UPPER_RUNS = /[A-Z]+/g;
-const BEYOND_ASCII = /[\u0080-\uffff]/;
 const lower = (s: string) => s.toLowerCase();
 
 /** Lowercase base32 of SHA-256: letters and digits only, so a hash is a valid label anywhere. */
