@@ -178,6 +178,31 @@ describe('mdns: wire discipline', { timeout: 120_000, skip }, () => {
     printSummary(packets);
   });
 
+  it('wire: new rdata repeats the announcing step (RFC 6762 §8.4), even when it comes while the first step runs', async (t) => {
+    const { speaker, listener } = lan.hosts;
+    const capture = await listener.capture('udp port 5353');
+    const a = await spawnRegistry({ options: { kind: 'mdns' }, netns: speaker.netns });
+    t.after(() => a.kill());
+    const service = { name: 'wire-upd', nodes: [{ id: 'wire-upd-n', address: `${speaker.address}:7300` }] };
+    await a.register({ ...service, metadata: { round: '1' } }, { ttl: 120_000 });
+    // Half a second into the first announcing step, the service's metadata (its TXT) changes.
+    await new Promise((r) => setTimeout(r, 500));
+    await a.register({ ...service, metadata: { round: '2' } }, { ttl: 120_000 });
+    await new Promise((r) => setTimeout(r, 4500));
+    const instance = 'wire-upd-n._rollcall._tcp.local';
+    const sent = (await capture.stop()).packets
+      .filter((p) => p.src === speaker.address && p.srcPort === 5353)
+      .map((p) => ({ at: p.timeMs, m: dnsPacket.decode(p.payload) }))
+      .filter(({ m }) => m.type === 'response');
+    const announcing = (match: (r: DecodedRecord) => boolean) =>
+      sent.filter(({ m }) => m.answers.some((r) => r.ttl > 0 && r.name === instance && match(r))).map(({ at }) => at);
+    const round2 = announcing((r) => r.type === 'TXT' && (r.data as Buffer[]).some((b) => b.toString() === 's.round=2'));
+    assert.ok(round2.length >= 2, `the new TXT announced at least twice (${round2.length})`);
+    assert.ok((round2[1] as number) - (round2[0] as number) >= 995, 'a second apart');
+    // The unchanged SRV, announced once before the change, is announced again with the new step.
+    assert.ok(announcing((r) => r.type === 'SRV').length >= 2, 'the SRV announced at least twice');
+  });
+
   it('wire: two browsers asking the same question settle into one querier (duplicate question suppression, RFC 6762 §7.3)', async (t) => {
     const { speaker, listener } = lan.hosts;
     const capture = await listener.capture('udp port 5353');

@@ -141,12 +141,16 @@ export class Responder implements RecordIndex {
 
   #commit(existing: Publication | undefined, service: Service, node: Node, owner: object, ttl: number, txt: Buffer[]): Publication {
     if (existing && this.#pubs.get(existing.key) === existing) {
-      const before = existing.node.address;
+      const before = { address: existing.node.address, ttl: existing.ttl, txt: existing.txt };
       existing.update(service, node, owner, ttl, txt);
       this.#index(existing);
-      if (before !== node.address) this.#attachHost(existing);
+      if (before.address !== node.address) this.#attachHost(existing);
       if (existing.state === 'live') {
-        this.#announcer.schedule(existing, 0);
+        // New rdata repeats the whole announcing step (RFC 6762 §8.4), so a lost packet does not leave
+        // a cache with the old data; a re-registration that changes nothing is one announcement.
+        // (Rescheduling also ends what was left of an earlier step: records it would repeat go again here.)
+        const changed = before.address !== node.address || before.ttl !== ttl || !sameStrings(before.txt, txt);
+        this.#announcer.schedule(existing, changed ? ANNOUNCE_COUNT : 0);
         this.#h.local.live(existing.key, existing.service);
       }
       return existing;
@@ -325,7 +329,8 @@ export class Responder implements RecordIndex {
     }
     host.state = 'live';
     host.settle.resolve();
-    if (wasLive) for (const pub of host.users) if (pub.state === 'live') this.#announcer.schedule(pub, 1);
+    // New addresses are new rdata: the whole announcing step again (RFC 6762 §8.4).
+    if (wasLive) for (const pub of host.users) if (pub.state === 'live') this.#announcer.schedule(pub, ANNOUNCE_COUNT);
   }
 
   /** Heartbeat: re-announces the nodes of a registration. False when one is no longer ours. */
@@ -456,4 +461,9 @@ export class Responder implements RecordIndex {
     const closed = new RollcallError('CLOSED', 'registry closed while the name was being probed', { adapter: 'mdns' });
     for (const pub of this.#pubs.values()) if (!this.#isEstablished(pub)) pub.settle.reject(closed);
   }
+}
+
+/** Whether two TXT records hold the same strings. */
+function sameStrings(a: readonly Buffer[], b: readonly Buffer[]): boolean {
+  return a.length === b.length && a.every((s, i) => s.equals(b[i] as Buffer));
 }
