@@ -50,6 +50,8 @@ export class MdnsRegistry extends AdapterBase {
   readonly #sources = new Map<string, NetInterface | null>();
   /** Our interfaces' addresses (IPv6 lowercase, no zone): a packet from one of them, not our echo, is another socket on this host. */
   #ownAddresses = new Set<string>();
+  /** Sources (as datagrams name them) that are addresses of ours: told apart once, with their interface. */
+  readonly #localSources = new Set<string>();
   #packetsReceived = 0;
   #socketErrors = 0;
 
@@ -120,6 +122,7 @@ export class MdnsRegistry extends AdapterBase {
   #setInterfaces(list: NetInterface[]): void {
     this.#interfaces = list;
     this.#sources.clear();
+    this.#localSources.clear();
     this.#transport.setInterfaces(list);
     this.#targets = targetsOf(list, this.#transport.ipv6);
     this.#ownAddresses = new Set(list.flatMap((i) => [...i.v4.map((a) => a.address), ...i.v6.map((a) => a.address.toLowerCase())]));
@@ -150,17 +153,10 @@ export class MdnsRegistry extends AdapterBase {
     this.#transport.setLoopback(this.#shared);
   }
 
-  /**
-   * A packet from one of our own addresses that is not an echo of ours: another socket on this
-   * host speaks mDNS (a process that bound port 5353 since the last check, which always asks or
-   * probes first). It hears us from now on, before we answer what it just said.
-   */
-  #heardFromThisHost(source: string): void {
+  /** Whether a datagram's source is an address of ours (IPv6 link-local sources carry a zone). */
+  #isOwnAddress(source: string): boolean {
     const zone = source.indexOf('%');
-    const address = source.includes(':') ? (zone < 0 ? source : source.slice(0, zone)).toLowerCase() : source;
-    if (!this.#ownAddresses.has(address)) return;
-    this.#shared = true;
-    this.#transport.setLoopback(true);
+    return this.#ownAddresses.has(source.includes(':') ? (zone < 0 ? source : source.slice(0, zone)).toLowerCase() : source);
   }
 
   #onSocketError(error: NodeJS.ErrnoException): void {
@@ -205,9 +201,16 @@ export class MdnsRegistry extends AdapterBase {
       iface = attribute(this.#interfaces, rinfo.address, family) ?? null;
       if (this.#sources.size >= MAX_SOURCES) this.#sources.clear();
       this.#sources.set(rinfo.address, iface);
+      if (iface && this.#isOwnAddress(rinfo.address)) this.#localSources.add(rinfo.address);
     }
     if (!iface) return 'off-link source (RFC 6762 §11)';
-    if (!this.#shared) this.#heardFromThisHost(rinfo.address);
+    // Not an echo of ours (those never get here), so another socket on this host speaks mDNS: a
+    // process that bound port 5353 since the last check (it asks or probes as it starts). It
+    // hears us from now on, before we answer what it just said.
+    if (!this.#shared && this.#localSources.has(rinfo.address)) {
+      this.#shared = true;
+      this.#transport.setLoopback(true);
+    }
     const message = readMessage(datagram);
     if (typeof message === 'string') return message;
     const target: Target = { iface, family };
