@@ -142,4 +142,19 @@ describe('own echoes: on a LAN', { timeout: 60_000, skip }, () => {
     // Alone again (the listener has closed its socket): the next check turns loopback off.
     await eventually(async () => (await a.remoteStats()).multicastLoopback === 0, POLL_MS * 10, 'loopback off once the listener has gone');
   });
+
+  it('a dual-stack socket on [::]:5353 counts as a neighbour even for a registry without IPv6', async (t) => {
+    const { solo } = lan.hosts;
+    const a = await spawnRegistry({ options: { ...OPTIONS, ipv6: false }, netns: solo.netns });
+    t.after(() => a.kill());
+    await eventually(async () => (await a.remoteStats()).multicastLoopback === 0, POLL_MS * 10, 'alone: loopback off');
+    // It hears IPv4 multicast, lists only in /proc/net/udp6, and never sends.
+    const holder = await rawPeer(solo, { mode: 'hold-dual-stack' });
+    holder.done.catch(() => {});
+    await eventually(
+      async () => (await a.remoteStats()).multicastLoopback === 1,
+      POLL_MS * 10,
+      'the dual-stack socket seen in /proc/net/udp6',
+    );
+  });
 });

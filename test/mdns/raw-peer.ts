@@ -5,7 +5,9 @@
  * - `replay-goodbye`: waits for a response announcing `instance`, then multicasts its records
  *   again with TTL 0 from a chosen source address (a spoofed goodbye);
  * - `listen`: a listener that never sends, on port 5353 like any responder's: prints `heard` and
- *   exits at the first response with a record of `instance`.
+ *   exits at the first response with a record of `instance`;
+ * - `hold-dual-stack`: binds a dual-stack socket on [::]:5353 (IPv4 traffic reaches it too) and
+ *   holds it until killed.
  *
  * Configured through RAW_PEER (JSON); prints one JSON line per event.
  */
@@ -46,7 +48,11 @@ export interface ListenConfig {
   instance: string;
 }
 
-type RawPeerConfig = SendConfig | ReplayConfig | ListenConfig;
+export interface HoldConfig {
+  mode: 'hold-dual-stack';
+}
+
+type RawPeerConfig = SendConfig | ReplayConfig | ListenConfig | HoldConfig;
 
 /** Binds port 5353 as responders do, joins the group on `listen`, and calls back with each response about `instance`. */
 async function hear(config: ReplayConfig | ListenConfig, onAnnouncement: (m: ReturnType<typeof dnsPacket.decode>) => void) {
@@ -70,6 +76,13 @@ async function hear(config: ReplayConfig | ListenConfig, onAnnouncement: (m: Ret
 
 async function main(config: RawPeerConfig): Promise<void> {
   const out = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
+  if (config.mode === 'hold-dual-stack') {
+    const socket = createSocket({ type: 'udp6', reuseAddr: true, ipv6Only: false });
+    await new Promise<void>((resolve) => socket.bind(5353, '::', resolve));
+    out({ ev: 'ready' });
+    await new Promise(() => {});
+    return;
+  }
   if (config.mode === 'listen') {
     let listener: Awaited<ReturnType<typeof hear>> | undefined;
     await new Promise<void>((resolve) => {

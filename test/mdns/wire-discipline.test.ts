@@ -203,6 +203,24 @@ describe('mdns: wire discipline', { timeout: 120_000, skip }, () => {
     assert.ok(announcing((r) => r.type === 'SRV').length >= 2, 'the SRV announced at least twice');
   });
 
+  it('wire: registering a node again unchanged leaves its announcing step to finish', async (t) => {
+    const { speaker, listener } = lan.hosts;
+    const capture = await listener.capture('udp port 5353');
+    const a = await spawnRegistry({ options: { kind: 'mdns' }, netns: speaker.netns });
+    t.after(() => a.kill());
+    const service = { name: 'wire-same', nodes: [{ id: 'wire-same-n', address: `${speaker.address}:7400` }] };
+    await a.register(service, { ttl: 120_000 });
+    await a.register(service, { ttl: 120_000 });
+    // Past the second announcement (+1 s) and not yet the third (+3 s).
+    await new Promise((r) => setTimeout(r, 1600));
+    const instance = 'wire-same-n._rollcall._tcp.local';
+    const srvAnnouncements = (await capture.stop()).packets
+      .filter((p) => p.src === speaker.address && p.srcPort === 5353)
+      .map((p) => dnsPacket.decode(p.payload))
+      .filter((m) => m.type === 'response' && m.answers.some((r) => r.ttl > 0 && r.type === 'SRV' && r.name === instance));
+    assert.ok(srvAnnouncements.length >= 2, `announced at least twice (${srvAnnouncements.length})`);
+  });
+
   it('wire: two browsers asking the same question settle into one querier (duplicate question suppression, RFC 6762 §7.3)', async (t) => {
     const { speaker, listener } = lan.hosts;
     const capture = await listener.capture('udp port 5353');

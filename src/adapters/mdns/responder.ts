@@ -147,10 +147,12 @@ export class Responder implements RecordIndex {
       if (before.address !== node.address) this.#attachHost(existing);
       if (existing.state === 'live') {
         // New rdata repeats the whole announcing step (RFC 6762 §8.4), so a lost packet does not leave
-        // a cache with the old data; a re-registration that changes nothing is one announcement.
-        // (Rescheduling also ends what was left of an earlier step: records it would repeat go again here.)
+        // a cache with the old data (rescheduling ends what was left of an earlier step: its records
+        // go again in this one). A re-registration that changes nothing is one announcement, and
+        // leaves a step still under way to finish.
         const changed = before.address !== node.address || before.ttl !== ttl || !sameStrings(before.txt, txt);
-        this.#announcer.schedule(existing, changed ? ANNOUNCE_COUNT : 0);
+        if (changed) this.#announcer.schedule(existing, ANNOUNCE_COUNT);
+        else this.#announcer.enqueue(existing, RATE_LIMIT_MS);
         this.#h.local.live(existing.key, existing.service);
       }
       return existing;

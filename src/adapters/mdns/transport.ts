@@ -79,8 +79,9 @@ interface SentPacket {
  * arrives (same bytes, from the sending socket's address and port), and that copy is dropped
  * before anything decodes it: a publisher does not decode, cache and assemble every packet it
  * sends, and a query of ours is never answered by our own responder (the registry knows its own
- * nodes first-hand; see the assembler's local nodes). A copy that arrives over another interface
- * on the same link (a multihomed host) is a real packet and is taken in as one.
+ * nodes first-hand; see the assembler's local nodes). With loopback on, a second copy that
+ * arrives over another interface on the same link (a multihomed host) is taken in as a real
+ * packet; with loopback off that copy from the wire is the one awaited.
  */
 export class OwnEchoes {
   readonly #awaited: SentPacket[] = [];
@@ -126,6 +127,17 @@ function sameAddress(local: string, source: string): boolean {
   if (local === source) return true;
   const zone = source.indexOf('%');
   return zone >= 0 && source.slice(0, zone).toLowerCase() === local.toLowerCase();
+}
+
+/** UDP sockets bound to port 5353 in a /proc/net listing; `unreadable` when it cannot be read. */
+function socketsOnMdnsPort(file: string, unreadable: number): number {
+  try {
+    return readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((line) => /^\s*\d+:\s+[0-9A-F]+:14E9\s/.test(line)).length;
+  } catch {
+    return unreadable;
+  }
 }
 
 function newSocket(type: 'udp4' | 'udp6', shared: boolean): Socket {
@@ -245,14 +257,18 @@ export class Transport {
    */
   setLoopback(on: boolean): void {
     if (on === this.#loopback || this.#closed) return;
+    let every = true;
     for (const socket of [this.#s4, this.#s6, this.#e4, this.#e6]) {
       try {
         socket?.setMulticastLoopback(on);
       } catch (error) {
+        every = false;
         this.#handlers.socketError(error as NodeJS.ErrnoException);
       }
     }
-    this.#loopback = on;
+    // Recorded only once every socket took it: a failed switch is tried again at the next check,
+    // and echoes are awaited as long as any socket may still loop them back.
+    if (every) this.#loopback = on;
   }
 
   /** Joins the group where it is not joined yet and leaves interfaces that went away. */
@@ -344,6 +360,12 @@ export class Transport {
     if (this.#s6) this.#e6 = await bindAndOpen('udp6');
   }
 
+  /**
+   * Multicasts on one interface. A copy is awaited (see {@link OwnEchoes}) while loopback is on,
+   * and also where the group is joined on more than one interface of the family: two interfaces on
+   * one link (Ethernet and Wi-Fi of one LAN) hear each other's multicasts over the wire, and that
+   * copy of ours, from our own address, must not pass for another socket on this host.
+   */
   #multicastFrom(socket: Socket | undefined, buf: Buffer, iface: NetInterface, family: 4 | 6): void {
     if (!socket) return;
     try {
@@ -351,14 +373,14 @@ export class Transport {
         const local = iface.v4[0];
         if (!local) return;
         socket.setMulticastInterface(local.address);
-        if (this.#loopback) this.echoes.sent(buf, this.#portOf(socket), local.address);
+        if (this.#loopback || this.#joined4.size > 1) this.echoes.sent(buf, this.#portOf(socket), local.address);
         this.#send(socket, buf, MDNS_PORT, GROUP4);
       } else {
         const local = iface.v6[0];
         if (!local) return;
         socket.setMulticastInterface(`::%${iface.name}`);
         // The kernel sources a link-local multicast from the interface's link-local address.
-        if (this.#loopback)
+        if (this.#loopback || this.#joined6.size > 1)
           this.echoes.sent(buf, this.#portOf(socket), iface.v6.find((a) => /^fe[89ab]/i.test(a.address))?.address ?? local.address);
         this.#send(socket, buf, MDNS_PORT, `${GROUP6}%${iface.name}`);
       }
@@ -403,16 +425,13 @@ export class Transport {
    */
   portShared(): boolean {
     if (process.platform !== 'linux') return true;
-    const count = (file: string): number => {
-      try {
-        return readFileSync(file, 'utf8')
-          .split('\n')
-          .filter((line) => /^\s*\d+:\s+[0-9A-F]+:14E9\s/.test(line)).length;
-      } catch {
-        return Number.POSITIVE_INFINITY;
-      }
-    };
-    return count('/proc/net/udp') > 1 || (this.#s6 !== undefined && count('/proc/net/udp6') > 1);
+    const v4 = socketsOnMdnsPort('/proc/net/udp', Number.POSITIVE_INFINITY);
+    // Our own socket is always listed: a listing without it (a partial /proc) cannot be trusted.
+    if (v4 < 1) return true;
+    // IPv6 is read even when we do not use it: a dual-stack socket on [::]:5353 hears IPv4
+    // multicast too. No file means a kernel without IPv6, so no such socket.
+    const v6 = socketsOnMdnsPort('/proc/net/udp6', 0);
+    return v4 > 1 || v6 > (this.#s6 ? 1 : 0);
   }
 
   /** Waits for sends in flight (goodbyes), leaves the groups and closes every socket. */
