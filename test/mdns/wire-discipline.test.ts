@@ -6,10 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, type TestContext } from 'node:test';
 import { DnsSdCodec } from '../../src/adapters/mdns/dns-sd.js';
 import { Recorder } from '../conformance/helpers.js';
-import { spawnRegistry } from '../harness/remote.js';
+import { type RemoteRegistry, spawnRegistry } from '../harness/remote.js';
 import { type CapturedPacket, createLan, type Lan } from '../peers/lan.js';
 import { lanSkipReason } from './lan-registries.js';
 import { rawPeer } from './raw-peer.js';
@@ -178,47 +178,57 @@ describe('mdns: wire discipline', { timeout: 120_000, skip }, () => {
     printSummary(packets);
   });
 
-  it('wire: new rdata repeats the announcing step (RFC 6762 §8.4), even when it comes while the first step runs', async (t) => {
+  /**
+   * One registry on the speaker does `act` under a capture on the listener; what comes back are
+   * the announcements it multicast of `instance` (the responses with a live record of it), timed.
+   */
+  async function announcementsOf(
+    t: TestContext,
+    instance: string,
+    act: (a: RemoteRegistry, address: string) => Promise<void>,
+  ): Promise<Array<{ at: number; m: Decoded }>> {
     const { speaker, listener } = lan.hosts;
     const capture = await listener.capture('udp port 5353');
     const a = await spawnRegistry({ options: { kind: 'mdns' }, netns: speaker.netns });
     t.after(() => a.kill());
-    const service = { name: 'wire-upd', nodes: [{ id: 'wire-upd-n', address: `${speaker.address}:7300` }] };
-    await a.register({ ...service, metadata: { round: '1' } }, { ttl: 120_000 });
-    // Half a second into the first announcing step, the service's metadata (its TXT) changes.
-    await new Promise((r) => setTimeout(r, 500));
-    await a.register({ ...service, metadata: { round: '2' } }, { ttl: 120_000 });
-    await new Promise((r) => setTimeout(r, 4500));
-    const instance = 'wire-upd-n._rollcall._tcp.local';
-    const sent = (await capture.stop()).packets
+    await act(a, speaker.address);
+    return (await capture.stop()).packets
       .filter((p) => p.src === speaker.address && p.srcPort === 5353)
       .map((p) => ({ at: p.timeMs, m: dnsPacket.decode(p.payload) }))
-      .filter(({ m }) => m.type === 'response');
-    const announcing = (match: (r: DecodedRecord) => boolean) =>
+      .filter(({ m }) => m.type === 'response' && m.answers.some((r) => r.ttl > 0 && r.name === instance));
+  }
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it('wire: new rdata repeats the announcing step (RFC 6762 §8.4), even when it comes while the first step runs', async (t) => {
+    const instance = 'wire-upd-n._rollcall._tcp.local';
+    const sent = await announcementsOf(t, instance, async (a, address) => {
+      const service = { name: 'wire-upd', nodes: [{ id: 'wire-upd-n', address: `${address}:7300` }] };
+      await a.register({ ...service, metadata: { round: '1' } }, { ttl: 120_000 });
+      // Half a second into the first announcing step, the service's metadata (its TXT) changes.
+      await sleep(500);
+      await a.register({ ...service, metadata: { round: '2' } }, { ttl: 120_000 });
+      await sleep(4500);
+    });
+    const carrying = (match: (r: DecodedRecord) => boolean) =>
       sent.filter(({ m }) => m.answers.some((r) => r.ttl > 0 && r.name === instance && match(r))).map(({ at }) => at);
-    const round2 = announcing((r) => r.type === 'TXT' && (r.data as Buffer[]).some((b) => b.toString() === 's.round=2'));
+    const round2 = carrying((r) => r.type === 'TXT' && (r.data as Buffer[]).some((b) => b.toString() === 's.round=2'));
     assert.ok(round2.length >= 2, `the new TXT announced at least twice (${round2.length})`);
     assert.ok((round2[1] as number) - (round2[0] as number) >= 995, 'a second apart');
     // The unchanged SRV, announced once before the change, is announced again with the new step.
-    assert.ok(announcing((r) => r.type === 'SRV').length >= 2, 'the SRV announced at least twice');
+    assert.ok(carrying((r) => r.type === 'SRV').length >= 2, 'the SRV announced at least twice');
   });
 
   it('wire: registering a node again unchanged leaves its announcing step to finish', async (t) => {
-    const { speaker, listener } = lan.hosts;
-    const capture = await listener.capture('udp port 5353');
-    const a = await spawnRegistry({ options: { kind: 'mdns' }, netns: speaker.netns });
-    t.after(() => a.kill());
-    const service = { name: 'wire-same', nodes: [{ id: 'wire-same-n', address: `${speaker.address}:7400` }] };
-    await a.register(service, { ttl: 120_000 });
-    await a.register(service, { ttl: 120_000 });
-    // Past the second announcement (+1 s) and not yet the third (+3 s).
-    await new Promise((r) => setTimeout(r, 1600));
     const instance = 'wire-same-n._rollcall._tcp.local';
-    const srvAnnouncements = (await capture.stop()).packets
-      .filter((p) => p.src === speaker.address && p.srcPort === 5353)
-      .map((p) => dnsPacket.decode(p.payload))
-      .filter((m) => m.type === 'response' && m.answers.some((r) => r.ttl > 0 && r.type === 'SRV' && r.name === instance));
-    assert.ok(srvAnnouncements.length >= 2, `announced at least twice (${srvAnnouncements.length})`);
+    const sent = await announcementsOf(t, instance, async (a, address) => {
+      const service = { name: 'wire-same', nodes: [{ id: 'wire-same-n', address: `${address}:7400` }] };
+      await a.register(service, { ttl: 120_000 });
+      await a.register(service, { ttl: 120_000 });
+      // Past the second announcement (+1 s) and not yet the third (+3 s).
+      await sleep(1600);
+    });
+    const srv = sent.filter(({ m }) => m.answers.some((r) => r.type === 'SRV' && r.name === instance));
+    assert.ok(srv.length >= 2, `announced at least twice (${srv.length})`);
   });
 
   it('wire: two browsers asking the same question settle into one querier (duplicate question suppression, RFC 6762 §7.3)', async (t) => {
