@@ -1,8 +1,9 @@
 /**
  * Announcing (RFC 6762 §8.3): once a name is ours, every record of the node is multicast three
- * times, 1 s then 2 s apart, with the cache-flush bit on unique records; so is a node whose rdata
- * changes (§8.4), while heartbeats and unchanged re-registrations are single announcements. Announcements due in the same turn of the event loop share
- * packets, so a hundred nodes registered together cost a few packets, not a hundred.
+ * times, 1 s then 2 s apart, with the cache-flush bit on unique records; so is a node whose
+ * rdata changes (§8.4), while heartbeats and unchanged re-registrations are single announcements.
+ * Announcements due in the same turn of the event loop share packets, so a hundred nodes
+ * registered together cost a few packets, not a hundred.
  * @module
  */
 

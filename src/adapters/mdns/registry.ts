@@ -43,15 +43,10 @@ export class MdnsRegistry extends AdapterBase {
   #browser!: Browser;
   #interfaces: NetInterface[] = [];
   #targets: Target[] = [];
-  #shared = true;
   #poll: NodeJS.Timeout | undefined;
   readonly #buckets = new Map<string, { tokens: number; at: number }>();
   /** Source address -> the interface it is on-link for (null: off-link); cleared when interfaces change. */
   readonly #sources = new Map<string, NetInterface | null>();
-  /** Our interfaces' addresses (IPv6 lowercase, no zone): a packet from one of them, not our echo, is another socket on this host. */
-  #ownAddresses = new Set<string>();
-  /** Sources (as datagrams name them) that are addresses of ours: told apart once, with their interface. */
-  readonly #localSources = new Set<string>();
   #packetsReceived = 0;
   #socketErrors = 0;
 
@@ -86,7 +81,11 @@ export class MdnsRegistry extends AdapterBase {
       this.#options.ipv6,
     );
     this.#sender = new Sender(this.#transport, now, this.#codec.profile === 'go-micro' ? 1 : Number.POSITIVE_INFINITY);
-    this.#prober = new Prober({ targets: () => this.#targets, portShared: () => this.#shared, send: (m, t) => this.#sender.send(m, t) });
+    this.#prober = new Prober({
+      targets: () => this.#targets,
+      portShared: () => this.#transport.shared,
+      send: (m, t) => this.#sender.send(m, t),
+    });
     this.#responder = new Responder({
       codec: this.#codec,
       sender: this.#sender,
@@ -103,7 +102,7 @@ export class MdnsRegistry extends AdapterBase {
       view: this.view,
       query: (questions, known, legacy) =>
         this.#sender.query(questions, known, this.#targets, legacy || this.#codec.profile === 'go-micro'),
-      portShared: () => this.#shared,
+      portShared: () => this.#transport.shared,
       targets: () => this.#targets,
       noteDrop: (reason, source) => this.noteDrop(reason, source),
       ownPointers: (fname) => this.#responder.ownPointers(fname),
@@ -115,6 +114,7 @@ export class MdnsRegistry extends AdapterBase {
     });
     this.#holder.browser = this.#browser;
     this.#setInterfaces(interfaces);
+    this.#transport.checkSharing();
     this.#poll = setInterval(() => this.#pollInterfaces(), this.#options.interfacePollInterval);
     this.#poll.unref();
   }
@@ -122,16 +122,13 @@ export class MdnsRegistry extends AdapterBase {
   #setInterfaces(list: NetInterface[]): void {
     this.#interfaces = list;
     this.#sources.clear();
-    this.#localSources.clear();
     this.#transport.setInterfaces(list);
     this.#targets = targetsOf(list, this.#transport.ipv6);
-    this.#ownAddresses = new Set(list.flatMap((i) => [...i.v4.map((a) => a.address), ...i.v6.map((a) => a.address.toLowerCase())]));
-    this.#checkSharing();
   }
 
   #pollInterfaces(): void {
     const list = listInterfaces(this.#options.interfaces, this.#options.ipv6);
-    this.#checkSharing();
+    this.#transport.checkSharing();
     if (interfacesKey(list) === interfacesKey(this.#interfaces)) return;
     const { added, removed } = diffInterfaces(this.#interfaces, list);
     this.log.info({ up: added.map((i) => i.name), down: removed.map((i) => i.name) }, 'network interfaces changed');
@@ -141,22 +138,6 @@ export class MdnsRegistry extends AdapterBase {
       this.#responder.interfacesChanged();
       this.#browser.resetBackoff();
     }
-  }
-
-  /**
-   * Whether another socket on this host listens on port 5353, as /proc tells (checked with the
-   * interfaces): it decides whether we may ask for unicast answers, and whether our multicasts
-   * are looped back to this host (see Transport.setLoopback).
-   */
-  #checkSharing(): void {
-    this.#shared = this.#transport.portShared();
-    this.#transport.setLoopback(this.#shared);
-  }
-
-  /** Whether a datagram's source is an address of ours (IPv6 link-local sources carry a zone). */
-  #isOwnAddress(source: string): boolean {
-    const zone = source.indexOf('%');
-    return this.#ownAddresses.has(source.includes(':') ? (zone < 0 ? source : source.slice(0, zone)).toLowerCase() : source);
   }
 
   #onSocketError(error: NodeJS.ErrnoException): void {
@@ -201,16 +182,8 @@ export class MdnsRegistry extends AdapterBase {
       iface = attribute(this.#interfaces, rinfo.address, family) ?? null;
       if (this.#sources.size >= MAX_SOURCES) this.#sources.clear();
       this.#sources.set(rinfo.address, iface);
-      if (iface && this.#isOwnAddress(rinfo.address)) this.#localSources.add(rinfo.address);
     }
     if (!iface) return 'off-link source (RFC 6762 §11)';
-    // Not an echo of ours (those never get here), so another socket on this host speaks mDNS: a
-    // process that bound port 5353 since the last check (it asks or probes as it starts). It
-    // hears us from now on, before we answer what it just said.
-    if (!this.#shared && this.#localSources.has(rinfo.address)) {
-      this.#shared = true;
-      this.#transport.setLoopback(true);
-    }
     const message = readMessage(datagram);
     if (typeof message === 'string') return message;
     const target: Target = { iface, family };
@@ -296,7 +269,7 @@ export class MdnsRegistry extends AdapterBase {
     return {
       profile: this.#codec.profile,
       interfaces: this.#interfaces.map((i) => i.name).join(',') || 'none',
-      sharedPort: this.#shared ? 1 : 0,
+      sharedPort: this.#transport.shared ? 1 : 0,
       multicastLoopback: this.#transport.loopback ? 1 : 0,
       publications: this.#responder.size,
       instances: this.#browser.instances,

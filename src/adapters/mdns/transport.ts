@@ -8,7 +8,7 @@
  * - the group joined on every multicast-capable interface, and every packet sent on each
  *   interface explicitly (multicast-dns sends only where the routing table points, #68);
  * - IP TTL / hop limit 255 (RFC 6762 §11), and multicast loopback while another socket on this
- *   host listens on port 5353, so processes on one host hear each other (see {@link Transport.setLoopback});
+ *   host listens on port 5353, so processes on one host hear each other (see {@link Transport.checkSharing});
  * - an ephemeral-port socket for queries that want unicast answers (Go Micro's servers answer
  *   the querier's address and port; a unicast packet to a shared 5353 reaches only one socket);
  * - our own multicasts, which loopback brings back to us too, recognised by content and dropped
@@ -129,6 +129,20 @@ function sameAddress(local: string, source: string): boolean {
   return zone >= 0 && source.slice(0, zone).toLowerCase() === local.toLowerCase();
 }
 
+/**
+ * Whether /proc lists a socket on port 5353 besides ours (`ipv6`: we hold one in udp6 too). The
+ * IPv6 listing is read even when we do not use IPv6: a dual-stack socket on [::]:5353 hears IPv4
+ * multicast too. Off Linux the port is taken as shared, to stay safe.
+ */
+function portShared(ipv6: boolean): boolean {
+  if (process.platform !== 'linux') return true;
+  const v4 = socketsOnMdnsPort('/proc/net/udp', Number.POSITIVE_INFINITY);
+  // Our own socket is always listed: a listing without it (a partial /proc) cannot be trusted.
+  if (v4 < 1) return true;
+  // No file means a kernel without IPv6, so no such socket.
+  return v4 > 1 || socketsOnMdnsPort('/proc/net/udp6', 0) > (ipv6 ? 1 : 0);
+}
+
 /** UDP sockets bound to port 5353 in a /proc/net listing; `unreadable` when it cannot be read. */
 function socketsOnMdnsPort(file: string, unreadable: number): number {
   try {
@@ -150,23 +164,20 @@ function newSocket(type: 'udp4' | 'udp6', shared: boolean): Socket {
 }
 
 /**
- * Binds `socket` through multicast-dns, then takes its datagrams over: multicast-dns's own
- * listener would decode each one with dns-packet, only for the result to be read again. Our
- * echoes go nowhere; everything else goes to the packet handler as it arrived.
+ * Binds `socket` through multicast-dns, then takes its datagrams over (to `receive`):
+ * multicast-dns's own listener would decode each one with dns-packet, only for the result to be
+ * read again.
  */
 function open(
   socket: Socket,
   options: Record<string, unknown>,
-  via: Via,
   handlers: TransportHandlers,
-  echoes: OwnEchoes,
+  receive: (datagram: Buffer, rinfo: RemoteInfo) => void,
 ): Promise<MdnsSocket> {
   multicastDns ??= require('multicast-dns') as MulticastDns;
   const mdns = multicastDns({ socket, multicast: false, ...options });
   socket.removeAllListeners('message');
-  socket.on('message', (datagram: Buffer, rinfo: RemoteInfo) => {
-    if (!echoes.isEcho(datagram, rinfo)) handlers.packet(datagram, rinfo, via);
-  });
+  socket.on('message', receive);
   return new Promise((resolve, reject) => {
     mdns.once('error', reject);
     mdns.once('ready', () => {
@@ -197,6 +208,10 @@ export class Transport {
   readonly #ephemeralPorts = new Map<Socket, number>();
   #closed = false;
   #loopback = true;
+  /** Whether another socket on this host listens on port 5353 (see {@link shared}); assumed until checked. */
+  #shared = true;
+  /** Our interfaces' addresses as datagrams name their source (link-local ones with their zone too). */
+  #ownAddresses = new Set<string>();
 
   private constructor(handlers: TransportHandlers) {
     this.#handlers = handlers;
@@ -207,7 +222,7 @@ export class Transport {
     const t = new Transport(handlers);
     const s4 = newSocket('udp4', true);
     try {
-      t.#wrappers.push(await open(s4, { port: MDNS_PORT, bind: '0.0.0.0' }, 'mdns', handlers, t.echoes));
+      t.#wrappers.push(await open(s4, { port: MDNS_PORT, bind: '0.0.0.0' }, handlers, t.#receiver('mdns')));
     } catch (error) {
       s4.close();
       throw new RollcallError('UNAVAILABLE', `cannot bind 0.0.0.0:${MDNS_PORT} for mDNS: ${(error as Error).message}`, {
@@ -223,7 +238,7 @@ export class Transport {
       const s6 = newSocket('udp6', true);
       try {
         t.#wrappers.push(
-          await open(s6, { type: 'udp6', ip: GROUP6, interface: '::', port: MDNS_PORT, bind: '::' }, 'mdns', handlers, t.echoes),
+          await open(s6, { type: 'udp6', ip: GROUP6, interface: '::', port: MDNS_PORT, bind: '::' }, handlers, t.#receiver('mdns')),
         );
         s6.setMulticastTTL(255);
         s6.setTTL(255);
@@ -241,21 +256,51 @@ export class Transport {
     return this.#s6 !== undefined;
   }
 
-  /** Whether our multicasts are looped back to this host's sockets (see {@link setLoopback}). */
+  /** Whether our multicasts are looped back to this host's sockets (they are while the port is {@link shared}). */
   get loopback(): boolean {
     return this.#loopback;
   }
 
   /**
-   * Multicast loopback is what lets other sockets on this host hear us, and costs us a copy of
-   * every packet we send, to be read and recognised (see {@link OwnEchoes}). With no other socket
-   * on port 5353 here (one service in its own container, VM or host, the common deployment) it
-   * brings nothing but those copies: each one a wake-up and a read after every send, which a
-   * peer waiting for the same core waits out too. The registry turns it off while the port is
-   * not shared and on as soon as it is: at its next check, or at once when a packet from another
-   * socket on this host arrives (see the registry's #handle).
+   * Whether another socket on this host listens on port 5353 (avahi, another rollcall): then a
+   * unicast reply to port 5353 may reach it instead of us, so we must not ask for one, and our
+   * multicasts must loop back to this host, the only way it hears us. Known from /proc at each
+   * {@link checkSharing}, and at once from a packet of another socket on this host.
    */
-  setLoopback(on: boolean): void {
+  get shared(): boolean {
+    return this.#shared;
+  }
+
+  /**
+   * Reads /proc for other sockets on port 5353 (on Linux; elsewhere the port is taken as shared)
+   * and sets loopback to match. Multicast loopback is what lets other sockets on this host hear
+   * us, and costs us a copy of every packet we send, to be read and recognised (see
+   * {@link OwnEchoes}); alone on the port (one service in its own container, VM or host, the
+   * common deployment) it brings nothing but those copies: each one a wake-up and a read after
+   * every send, which a peer waiting for the same core waits out too.
+   */
+  checkSharing(): void {
+    this.#setShared(portShared(this.#s6 !== undefined));
+  }
+
+  #setShared(shared: boolean): void {
+    this.#shared = shared;
+    this.#setLoopback(shared);
+  }
+
+  /** The datagram handler of one socket: our own copies go nowhere, the rest to the packet handler as it arrived. */
+  #receiver(via: Via): (datagram: Buffer, rinfo: RemoteInfo) => void {
+    return (datagram, rinfo) => {
+      if (this.echoes.isEcho(datagram, rinfo)) return;
+      // Not our copy, yet from our own address: another socket on this host speaks mDNS, a process
+      // that bound port 5353 since the last check (it asks or probes as it starts). It hears us
+      // from now on, before we answer what it just said.
+      if (!this.#shared && this.#ownAddresses.has(rinfo.address)) this.#setShared(true);
+      this.#handlers.packet(datagram, rinfo, via);
+    };
+  }
+
+  #setLoopback(on: boolean): void {
     if (on === this.#loopback || this.#closed) return;
     let every = true;
     for (const socket of [this.#s4, this.#s6, this.#e4, this.#e6]) {
@@ -275,6 +320,9 @@ export class Transport {
   setInterfaces(list: readonly NetInterface[]): void {
     const s4 = this.#s4;
     if (!s4 || this.#closed) return;
+    this.#ownAddresses = new Set(
+      list.flatMap((i) => [...i.v4.map((a) => a.address), ...i.v6.flatMap((a) => [a.address, `${a.address}%${i.name}`])]),
+    );
     const wanted4 = new Map(list.filter((i) => i.v4.length > 0).map((i) => [i.name, (i.v4[0] as { address: string }).address]));
     for (const [name, address] of this.#joined4) {
       if (wanted4.get(name) === address) continue;
@@ -342,9 +390,8 @@ export class Transport {
           await open(
             socket,
             { port: 0, ...(type === 'udp6' ? { type, ip: GROUP6, interface: '::' } : {}) },
-            'ephemeral',
             this.#handlers,
-            this.echoes,
+            this.#receiver('ephemeral'),
           ),
         );
         socket.setMulticastTTL(255);
@@ -373,20 +420,25 @@ export class Transport {
         const local = iface.v4[0];
         if (!local) return;
         socket.setMulticastInterface(local.address);
-        if (this.#loopback || this.#joined4.size > 1) this.echoes.sent(buf, this.#portOf(socket), local.address);
+        if (this.#copiesReturn(this.#joined4.size)) this.echoes.sent(buf, this.#portOf(socket), local.address);
         this.#send(socket, buf, MDNS_PORT, GROUP4);
       } else {
         const local = iface.v6[0];
         if (!local) return;
         socket.setMulticastInterface(`::%${iface.name}`);
         // The kernel sources a link-local multicast from the interface's link-local address.
-        if (this.#loopback || this.#joined6.size > 1)
+        if (this.#copiesReturn(this.#joined6.size))
           this.echoes.sent(buf, this.#portOf(socket), iface.v6.find((a) => /^fe[89ab]/i.test(a.address))?.address ?? local.address);
         this.#send(socket, buf, MDNS_PORT, `${GROUP6}%${iface.name}`);
       }
     } catch (error) {
       this.#handlers.socketError(error as NodeJS.ErrnoException);
     }
+  }
+
+  /** Whether a multicast of ours comes back to us: through loopback, or over the wire to another of our interfaces (`joined` of the family). */
+  #copiesReturn(joined: number): boolean {
+    return this.#loopback || joined > 1;
   }
 
   #portOf(socket: Socket): number {
@@ -416,22 +468,6 @@ export class Transport {
   flushed(): Promise<void> {
     if (this.#pending === 0) return Promise.resolve();
     return new Promise((resolve) => this.#idle.push(resolve));
-  }
-
-  /**
-   * Whether another socket on this host also listens on port 5353 (avahi, another rollcall):
-   * then a unicast reply to port 5353 may reach it instead of us, so we must not ask for one.
-   * Read from /proc on Linux; elsewhere assumed, to stay safe.
-   */
-  portShared(): boolean {
-    if (process.platform !== 'linux') return true;
-    const v4 = socketsOnMdnsPort('/proc/net/udp', Number.POSITIVE_INFINITY);
-    // Our own socket is always listed: a listing without it (a partial /proc) cannot be trusted.
-    if (v4 < 1) return true;
-    // IPv6 is read even when we do not use it: a dual-stack socket on [::]:5353 hears IPv4
-    // multicast too. No file means a kernel without IPv6, so no such socket.
-    const v6 = socketsOnMdnsPort('/proc/net/udp6', 0);
-    return v4 > 1 || v6 > (this.#s6 ? 1 : 0);
   }
 
   /** Waits for sends in flight (goodbyes), leaves the groups and closes every socket. */
