@@ -30,3 +30,47 @@ describe('interest: query schedule', () => {
     assert.ok(firsts.size > 40, `${firsts.size} distinct first waits in 50`);
   });
 });
+
+describe('interest: two queriers of one question', () => {
+  it('stoodIn: counted as sent, the next query a tenth of an interval (plus at most 2 %) after the peer is due again', () => {
+    const interest = new Interest('x', 'x', 'x', 0);
+    interest.sent(0, 8000);
+    // The peer asked at 1700 for us; our timer fired at 2000.
+    interest.stoodIn(2000, 1700, 8000);
+    assert.equal(interest.sentCount, 2);
+    assert.equal(interest.periodStart, 2000);
+    const wait = interest.nextAt - 1700;
+    assert.ok(wait >= 2200 && wait <= 2240, `${wait} after the peer's query`);
+    interest.stop();
+  });
+
+  it('askedTogether: once a period, in the first half of a wait we began by asking, our next query moves up to a quarter later', () => {
+    const moves: number[] = [];
+    for (let run = 0; run < 50; run++) {
+      const interest = new Interest('x', 'x', 'x', 0);
+      interest.sent(0, 8000);
+      const due = interest.nextAt;
+      interest.askedTogether(300);
+      moves.push(interest.nextAt - due);
+      // Only once a period.
+      const moved = interest.nextAt;
+      interest.askedTogether(400);
+      assert.equal(interest.nextAt, moved);
+      // Not in the second half of a wait, nor in a wait a peer's query began.
+      interest.sent(interest.nextAt, 8000);
+      const second = interest.nextAt;
+      interest.askedTogether(interest.periodStart + 1500);
+      assert.equal(interest.nextAt, second, 'second half');
+      interest.stoodIn(second, second - 100, 8000);
+      const third = interest.nextAt;
+      interest.askedTogether(interest.periodStart + 10);
+      assert.equal(interest.nextAt, third, 'a wait a peer began');
+      interest.stop();
+    }
+    assert.ok(
+      moves.every((m) => m >= 0 && m <= 255),
+      `moves within a quarter of the wait: ${Math.max(...moves)}`,
+    );
+    assert.ok(new Set(moves.map(Math.round)).size > 30, 'at random');
+  });
+});

@@ -231,8 +231,14 @@ export class Browser {
       // multicast less than a second ago; only when no other socket on this host shares port 5353.
       const qu = (i: Interest) => i.sentCount === 0 && !shared;
       // RFC 6762 §7.3: a question a peer has just asked for us counts as sent (never a QU one: no peer's stands in for it).
-      const asking = due.filter((i) => qu(i) || !this.#heard.standsIn(i, now));
-      this.queriesSuppressed += due.length - asking.length;
+      const asking: Interest[] = [];
+      const stoodIn: [Interest, number][] = [];
+      for (const i of due) {
+        const heardAt = qu(i) ? undefined : this.#heard.standIn(i, now);
+        if (heardAt === undefined) asking.push(i);
+        else stoodIn.push([i, heardAt]);
+      }
+      this.queriesSuppressed += stoodIn.length;
       if (asking.length > 0) {
         const questions: Question[] = asking.map((i) => ({ name: i.browse, type: 'PTR', qu: qu(i) }));
         const known = asking.flatMap((i) => this.#knownAnswers(i.fname, now));
@@ -247,7 +253,8 @@ export class Browser {
           [],
           true,
         );
-      for (const i of due) i.sent(now, this.#h.maxQueryInterval);
+      for (const i of asking) i.sent(now, this.#h.maxQueryInterval);
+      for (const [i, heardAt] of stoodIn) i.stoodIn(now, heardAt, this.#h.maxQueryInterval);
     }
     this.#schedule();
   }
@@ -272,7 +279,11 @@ export class Browser {
 
   /** A query heard from anyone: it may stand in for one of ours (RFC 6762 §7.3, see heard-questions.ts). */
   onQuery(message: Message, arrival: Arrival): void {
-    if (!this.#closed) this.#heard.onQuery(message, arrival);
+    if (this.#closed) return;
+    const fnames = this.#heard.onQuery(message, arrival);
+    if (!fnames) return;
+    const now = this.#h.now();
+    for (const fname of fnames) this.#interests.get(fname)?.askedTogether(now);
   }
 
   /** Whether someone currently wants records of this service refreshed. */

@@ -87,23 +87,26 @@ export class HeardQuestions {
   }
 
   /**
-   * Whether a peer asked this interest's question recently enough to stand in for our query now,
-   * on every link we query on: in the second half of our current wait (so two queriers settle
-   * into one asking, whatever their phases), or, for a first query, within the last 100 ms and in
-   * one packet (its answers, 20-120 ms after it, then land within our response window; a
-   * multi-packet query is answered 400-500 ms late).
+   * When a peer asked this interest's question recently enough to stand in for our query now, on
+   * every link we query on (the latest of those times), or undefined: in the second half of our
+   * current wait (so two queriers settle into one asking, whatever their phases), or, for a first
+   * query, within the last 100 ms and in one packet (its answers, 20-120 ms after it, then land
+   * within our response window; a multi-packet query is answered 400-500 ms late).
    */
-  standsIn(interest: Interest, now: number): boolean {
-    if (this.#h.codec.profile === 'go-micro') return false;
+  standIn(interest: Interest, now: number): number | undefined {
+    if (this.#h.codec.profile === 'go-micro') return undefined;
     const heard = this.#heard.get(interest.fname);
     const targets = this.#h.targets();
-    if (!heard || targets.length === 0) return false;
+    if (!heard || targets.length === 0) return undefined;
     const first = interest.sentCount === 0;
     const since = first ? now - FIRST_QUERY_DUP_MS : interest.periodStart + (interest.nextAt - interest.periodStart) / 2;
-    return targets.every((t) => {
+    let latest = Number.NEGATIVE_INFINITY;
+    for (const t of targets) {
       const h = heard.get(linkKey(t));
-      return h !== undefined && h.at >= since && h.at <= now && !(first && h.multi);
-    });
+      if (h === undefined || h.at < since || h.at > now || (first && h.multi)) return undefined;
+      latest = Math.max(latest, h.at);
+    }
+    return latest;
   }
 
   /**
@@ -113,10 +116,10 @@ export class HeardQuestions {
    * queries from other ports (their answers go to the asker alone), our own queries heard back
    * over another of our interfaces on the same link (remembered by content, and from one of our
    * addresses: several processes on one host share address and port), and a truncated query until
-   * its last packet shows no known answer we lack.
+   * its last packet shows no known answer we lack. Returns the browse names it may stand in for.
    */
-  onQuery(message: Message, arrival: Arrival): void {
-    if (arrival.port !== MDNS_PORT || this.#h.codec.profile === 'go-micro') return;
+  onQuery(message: Message, arrival: Arrival): ReadonlySet<string> | undefined {
+    if (arrival.port !== MDNS_PORT || this.#h.codec.profile === 'go-micro') return undefined;
     const now = this.#h.now();
     const source = `${arrival.address}|${arrival.port}`;
     let query: HeardQuery | undefined;
@@ -128,23 +131,23 @@ export class HeardQuestions {
         const fname = foldName(q.name);
         if (this.#h.codec.isBrowseName(fname)) (fnames ??= new Set()).add(fname);
       }
-      if (!fnames || this.#fromUs(message, arrival.address, now)) return;
+      if (!fnames || this.#fromUs(message, arrival.address, now)) return undefined;
       query = { at: now, link: linkKey(arrival.target), multi: message.tc, fnames };
     } else {
       // More known answers of a truncated query from the same source (RFC 6762 §7.2); ours, heard
       // back, leave a peer's on this host (same address and port) in place.
-      if (!this.#truncated.has(source) || this.#fromUs(message, arrival.address, now)) return;
+      if (!this.#truncated.has(source) || this.#fromUs(message, arrival.address, now)) return undefined;
       query = this.#truncated.get(source);
       this.#truncated.delete(source);
       if (query && now - query.at > TC_WAIT_MS) query = undefined;
     }
-    if (!query) return;
+    if (!query) return undefined;
     for (const fname of query.fnames) if (!this.#wouldKnowAll(fname, message.answers, now)) query.fnames.delete(fname);
-    if (query.fnames.size === 0) return;
+    if (query.fnames.size === 0) return undefined;
     if (message.tc) {
       if (this.#truncated.size >= MAX_HEARD) this.#truncated.clear();
       this.#truncated.set(source, query);
-      return;
+      return undefined;
     }
     for (const fname of query.fnames) {
       let links = this.#heard.get(fname);
@@ -155,6 +158,7 @@ export class HeardQuestions {
       }
       links.set(query.link, { at: query.at, multi: query.multi });
     }
+    return query.fnames;
   }
 
   /** Whether every known answer a query lists for this browse name is one we would list too. */

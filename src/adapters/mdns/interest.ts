@@ -12,6 +12,10 @@ export const RESPONSE_WINDOW_MS = 125;
 export const FIRST_INTERVAL_MS = 1000;
 /** The most a query interval is stretched at random (never shortened: §5.2's one second and doubling are minimums). */
 const JITTER = 0.02;
+/** How much longer than the peer whose query stood in for ours we wait (in intervals): see stoodIn. */
+const FOLLOW = 0.1;
+/** The most that asking together with a peer moves our next query later (in intervals): see askedTogether. */
+const SPREAD = 0.25;
 
 export class Interest {
   readonly fname: string;
@@ -34,6 +38,8 @@ export class Interest {
   #windowTimer: NodeJS.Timeout | undefined;
   lingerTimer: NodeJS.Timeout | undefined;
   lingerUntil = 0;
+  /** Whether the current wait began with a query of ours (not a peer's standing in), and no clash moved it since. */
+  #askedThisPeriod = false;
   /** Interests opened on behalf of this one (Go Micro's listing leads to per-service queries). */
   readonly children = new Set<Interest>();
 
@@ -53,6 +59,35 @@ export class Interest {
 
   /** Records that a query went out now and schedules the next one. */
   sent(now: number, maxInterval: number): void {
+    this.#advance(now, now, 0, maxInterval);
+    this.#askedThisPeriod = true;
+  }
+
+  /**
+   * Records that a peer's query, heard at `heardAt`, stood in for ours (RFC 6762 §7.3): counted
+   * as sent, and the next one is due a tenth of an interval after the peer's next. Timed from
+   * the peer's query rather than from now, the gap between the two stays in a band (8-12 % of
+   * the interval, well clear of any event-loop lag); timed from now, it would wander at random
+   * with the jitter, come back near zero now and then, and both would ask for a while.
+   */
+  stoodIn(now: number, heardAt: number, maxInterval: number): void {
+    this.#advance(now, heardAt, FOLLOW, maxInterval);
+    this.#askedThisPeriod = false;
+  }
+
+  /**
+   * A peer asked our question in the first half of a wait that began with our own query: the
+   * two of us asked together (each timer fired before the other's query was read). Once a
+   * period, our next query moves up to a quarter of the interval later, at random, so that one
+   * of us leads next time and the other follows (see stoodIn).
+   */
+  askedTogether(now: number): void {
+    if (!this.#askedThisPeriod || now >= this.periodStart + (this.nextAt - this.periodStart) / 2) return;
+    this.#askedThisPeriod = false;
+    this.nextAt += Math.random() * SPREAD * (this.nextAt - this.periodStart);
+  }
+
+  #advance(now: number, from: number, extra: number, maxInterval: number): void {
     if (!this.warm && this.#windowTimer === undefined) {
       this.#windowTimer = setTimeout(() => {
         this.warm = true;
@@ -62,10 +97,8 @@ export class Interest {
     }
     this.sentCount++;
     this.periodStart = now;
-    // Up to 2 % later, at random: two browsers whose queries once went out together (each timer
-    // fired before the other's query was read) would otherwise stay in step at the cap, and
-    // neither would ever hear the other's question first (RFC 6762 §7.3 needs one to lead).
-    this.nextAt = now + this.interval * (1 + Math.random() * JITTER);
+    // Up to 2 % later, at random, so that two browsers never keep one phase by construction.
+    this.nextAt = from + this.interval * (1 + extra + Math.random() * JITTER);
     this.interval = Math.min(this.interval * 2, maxInterval);
   }
 
@@ -73,6 +106,7 @@ export class Interest {
   reset(now: number): void {
     this.interval = FIRST_INTERVAL_MS;
     this.periodStart = now;
+    this.#askedThisPeriod = false;
     this.nextAt = now + 20 + Math.random() * 100;
   }
 
