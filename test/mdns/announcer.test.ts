@@ -15,10 +15,10 @@ import { ipv4Target } from './targets.js';
 
 const target = ipv4Target();
 
-function setup() {
+function setup(now: () => number = () => performance.now()) {
   const sends: number[] = [];
   const transport = { multicast: async () => void sends.push(performance.now()) } as unknown as Transport;
-  const sender = new Sender(transport, () => performance.now());
+  const sender = new Sender(transport, now);
   const announcer = new Announcer(() => [target], sender);
   const codec = new DnsSdCodec();
   const service = normalizeService({ name: 'beat', nodes: [{ id: 'beat-1', address: 'beat.example.com:80' }] });
@@ -54,6 +54,34 @@ describe('mdns announcer', () => {
       announcer.enqueue(pub, RATE_LIMIT_MS);
       await sleep(1100);
       assert.equal(sends.length, 3);
+    } finally {
+      announcer.close();
+      clearTimeout(keepAlive);
+    }
+  });
+
+  it('an announcement held back goes once when the second is over, however long the machine takes between deciding and sending', async () => {
+    // A clock that runs 20 ms ahead at every reading: a busy machine, where the rate-limit check
+    // and the send read different times unless they share one reading.
+    let skew = 0;
+    let last = 0;
+    const clock = () => {
+      skew += 20;
+      last = performance.now() + skew;
+      return last;
+    };
+    const { sends, announcer, pub } = setup(clock);
+    const keepAlive = setTimeout(() => {}, 5000);
+    try {
+      announcer.enqueue(pub, RATE_LIMIT_MS);
+      await sleep(20);
+      assert.equal(sends.length, 1, 'the first goes at once');
+      // The next one is checked 10 ms short of the second since the first was stamped (the last
+      // reading), and a later reading would find the second over.
+      skew += last + RATE_LIMIT_MS - 10 - (performance.now() + skew + 20);
+      announcer.enqueue(pub, RATE_LIMIT_MS);
+      await sleep(1300);
+      assert.equal(sends.length, 2, `held back, then sent once (${sends.length} sends)`);
     } finally {
       announcer.close();
       clearTimeout(keepAlive);

@@ -118,7 +118,16 @@ describe('mdns: wire discipline', { timeout: 120_000, skip }, () => {
       announceGaps.length >= 1 && announceGaps[0]! >= 995 && announceGaps[0]! < 1300,
       `second announcement 1 s later (${announceGaps})`,
     );
-    if (announceGaps[1] !== undefined) assert.ok(announceGaps[1] >= 1900, `then doubling (${announceGaps})`);
+    // On failure, what the speaker sent around the announcing step says what the third send was.
+    const around = () =>
+      decoded
+        .filter(({ p }) => p.timeMs >= firstAnnouncement - 200 && p.timeMs <= firstAnnouncement + 3500)
+        .map(
+          ({ p, m }) =>
+            `${(p.timeMs - firstAnnouncement).toFixed(0)} ${p.src === speaker.address ? 'a' : 'b'} ${m.type} q[${m.questions.map((q) => `${q.type} ${q.name}`)}] an[${m.answers.map((r) => `${r.type} ${r.name} ${r.ttl}`)}] ad${m.additionals.length}`,
+        )
+        .join('\n');
+    if (announceGaps[1] !== undefined) assert.ok(announceGaps[1] >= 1900, `then doubling (${announceGaps})\n${around()}`);
     assert.ok(
       srvSends.some(({ m }) => m.answers.some((r) => r.type === 'SRV' && r.flush)),
       'unique records carry cache-flush',

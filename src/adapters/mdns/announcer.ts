@@ -69,16 +69,20 @@ export class Announcer {
     if (this.#closed) return;
     /** Publications with records the rate limit held back -> when the last of them may go. */
     const held = new Map<Publication, { wait: number; limit: number }>();
+    // One reading of the clock for the rate limit, both for what is held back and for what goes: read
+    // twice, a busy machine's milliseconds between them could send an announcement the first reading
+    // held, and its retry would then find it just sent and announce it once more a second later.
+    const now = this.#sender.now();
     for (const target of this.#targets()) {
       for (const limit of new Set(batch.map(([, l]) => l))) {
         const pubs = batch.filter(([p, l]) => l === limit && p.current).map(([p]) => p);
         const groups = pubs.map((p) => p.announcement(target));
         for (const [i, pub] of pubs.entries()) {
           // Only a wholly held announcement is retried: a partly sent one was refreshed within the second anyway.
-          const wait = this.#sender.heldFor((groups[i] as { answers: readonly Rr[] }).answers, target, limit);
+          const wait = this.#sender.heldFor((groups[i] as { answers: readonly Rr[] }).answers, target, limit, now);
           if (wait > 0) held.set(pub, { wait: Math.max(wait, held.get(pub)?.wait ?? 0), limit });
         }
-        this.#sender.multicastResponse(groups, target, limit);
+        this.#sender.multicastResponse(groups, target, limit, now);
       }
     }
     // Held back, not dropped: a heartbeat that falls within a second of an answer or of the previous

@@ -55,6 +55,11 @@ export class Sender {
     this.#groupsPerPacket = groupsPerPacket;
   }
 
+  /** The clock the one-second rule is kept by: a caller that asks heldFor before multicastResponse passes both one reading. */
+  now(): number {
+    return this.#now();
+  }
+
   /** Whether `rr` went out on `target` less than `withinMs` ago. */
   recentlyMulticast(rr: Rr, target: Target, withinMs: number, now = this.#now()): boolean {
     return this.heldFor([rr], target, withinMs, now) > 0;
@@ -84,8 +89,7 @@ export class Sender {
    * Multicasts response groups on one interface, leaving out records sent there within
    * `rateLimitMs` (0: goodbyes). A group whose answers are all left out is not sent at all.
    */
-  multicastResponse(groups: readonly RecordGroup[], target: Target, rateLimitMs = RATE_LIMIT_MS): void {
-    const now = this.#now();
+  multicastResponse(groups: readonly RecordGroup[], target: Target, rateLimitMs = RATE_LIMIT_MS, now = this.#now()): void {
     const tk = targetKey(target);
     /** Each record's key, worked out once for the rate limit and kept for the stamps after the send. */
     const keys = new Map<Rr, string>();
