@@ -329,11 +329,12 @@ describe('mdns browser: two browsers of one question on one link', () => {
     const sent: { at: number; from: number }[] = [];
     const addresses = ['169.254.7.1', '169.254.7.2'];
     const browsers: Browser[] = [];
-    for (const [index, address] of addresses.entries()) {
-      const iface = ipv4Interface('eth0', address);
+    /** Each browser's one link: where it queries, and where it hears the other. */
+    const links: Target[] = addresses.map((address) => ({ iface: ipv4Interface('eth0', address), family: 4 }));
+    for (const [index, link] of links.entries()) {
       const host = browserHost(() => clock, {
         maxQueryInterval: 1000,
-        targets: () => [{ iface, family: 4 }],
+        targets: () => [link],
         query: (questions, known, legacy) => {
           if (legacy) return;
           sent.push({ at: clock, from: index });
@@ -351,13 +352,8 @@ describe('mdns browser: two browsers of one question on one link', () => {
           for (const m of packQuery(q.questions, q.known)) {
             const decoded = readMessage(encodeMessage(m));
             if (typeof decoded === 'string') throw new Error(decoded);
-            const other = browsers[1 - q.from] as Browser;
-            other.onQuery(decoded, {
-              target:
-                other === browsers[0] ? { iface: eth0, family: 4 } : { iface: ipv4Interface('eth0', addresses[1] as string), family: 4 },
-              address: addresses[q.from] as string,
-              port: 5353,
-            });
+            const to = 1 - q.from;
+            (browsers[to] as Browser).onQuery(decoded, { target: links[to] as Target, address: addresses[q.from] as string, port: 5353 });
           }
         }
       }
