@@ -1,0 +1,46 @@
+/**
+ * The one clock and timer seam. Protocol code takes a {@link Clock} instead of calling
+ * `setTimeout` or `performance.now()` itself, so the same code runs on real time in production
+ * and on a simulated clock in deterministic tests (as memberlist's tests swap in a mock transport).
+ * @module
+ */
+
+/**
+ * The longest delay a Node timer honours: anything above 2^31-1 ms is replaced by 1 ms (with a
+ * `TimeoutOverflowWarning`), so an unclamped delay computed from untrusted input (a DNS TTL of
+ * 0xffffffff s) would fire at once, again and again.
+ */
+export const MAX_TIMER_DELAY = 2 ** 31 - 1;
+
+/** A delay a timer can honour: finite, >= 0, at most {@link MAX_TIMER_DELAY}; NaN counts as 0. */
+export function clampDelay(ms: number): number {
+  if (!(ms > 0)) return 0;
+  return ms > MAX_TIMER_DELAY ? MAX_TIMER_DELAY : ms;
+}
+
+/** A scheduled callback. `ref()` / `unref()` decide whether it keeps the process alive (real clock only). */
+export interface Timer {
+  /** Cancels the callback; safe to call twice or after it ran. */
+  cancel(): void;
+  /** Keeps the process alive until the callback runs (Node's default for a bare `setTimeout`). */
+  ref(): this;
+  /** Lets the process exit while this timer is pending. */
+  unref(): this;
+}
+
+export interface TimerOptions {
+  /**
+   * Whether the pending timer keeps the process alive. Defaults to `false`: background work of the
+   * library never holds a process open by itself; what a user holds (a live registration, a watch
+   * being iterated) decides that explicitly.
+   */
+  ref?: boolean;
+}
+
+/** Monotonic time and timers. */
+export interface Clock {
+  /** Milliseconds on a monotonic scale (not wall-clock time; only differences mean anything). */
+  now(): number;
+  /** Runs `fn` once after `ms` (clamped by {@link clampDelay}). */
+  setTimeout(fn: () => void, ms: number, options?: TimerOptions): Timer;
+}
