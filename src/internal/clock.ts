@@ -15,7 +15,7 @@ export const MAX_TIMER_DELAY = 2 ** 31 - 1;
 /** A delay a timer can honour: finite, >= 0, at most {@link MAX_TIMER_DELAY}; NaN counts as 0. */
 export function clampDelay(ms: number): number {
   if (!(ms > 0)) return 0;
-  return ms > MAX_TIMER_DELAY ? MAX_TIMER_DELAY : ms;
+  return Math.min(ms, MAX_TIMER_DELAY);
 }
 
 /** A scheduled callback. `ref()` / `unref()` decide whether it keeps the process alive (real clock only). */
