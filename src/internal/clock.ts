@@ -44,3 +44,36 @@ export interface Clock {
   /** Runs `fn` once after `ms` (clamped by {@link clampDelay}). */
   setTimeout(fn: () => void, ms: number, options?: TimerOptions): Timer;
 }
+
+/** A Node timer behind the {@link Timer} interface. */
+class SystemTimer implements Timer {
+  readonly #handle: NodeJS.Timeout;
+
+  constructor(fn: () => void, ms: number, ref: boolean) {
+    this.#handle = setTimeout(fn, clampDelay(ms));
+    if (!ref) this.#handle.unref();
+  }
+
+  cancel(): void {
+    clearTimeout(this.#handle);
+  }
+
+  ref(): this {
+    this.#handle.ref();
+    return this;
+  }
+
+  unref(): this {
+    this.#handle.unref();
+    return this;
+  }
+}
+
+/**
+ * Real time: `performance.now()` and Node timers, unref'd unless `{ ref: true }`. The only place in
+ * src/ that calls them; everything else takes a {@link Clock} so tests can swap in a simulated one.
+ */
+export const systemClock: Clock = Object.freeze({
+  now: () => performance.now(),
+  setTimeout: (fn: () => void, ms: number, options?: TimerOptions): Timer => new SystemTimer(fn, ms, options?.ref === true),
+});
