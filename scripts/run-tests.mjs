@@ -3,8 +3,8 @@
 // then hands all test files to node's test runner, several files at a time, because most of
 // the wall time is spent waiting on real networks, not on the CPU.
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { existsSync, readdirSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -29,13 +29,27 @@ if (process.env.ROLLCALL_SKIP_PEERS !== '1') {
   }
 }
 
-const filter = process.argv.slice(2);
-const files = readdirSync(join(root, 'test'), { recursive: true })
-  .map(String)
-  .filter((f) => f.endsWith('.test.ts'))
-  .map((f) => relative(root, join(root, 'test', f)))
-  .filter((f) => filter.length === 0 || filter.some((part) => f.includes(part)))
-  .sort();
+// Arguments are parts of test file paths to run (all when none); an argument naming an existing
+// file runs that file, whatever its name.
+const args = process.argv.slice(2);
+const given = args.filter((a) => /\.[cm]?[jt]s$/.test(a) && existsSync(resolve(a))).map((a) => relative(root, resolve(a)));
+const filter = args.filter((a) => !given.includes(relative(root, resolve(a))));
+const found =
+  given.length > 0 && filter.length === 0
+    ? []
+    : readdirSync(join(root, 'test'), { recursive: true })
+        .map(String)
+        .filter((f) => f.endsWith('.test.ts'))
+        .map((f) => relative(root, join(root, 'test', f)))
+        .filter((f) => filter.length === 0 || filter.some((part) => f.includes(part)));
+const files = [...new Set([...given, ...found])].sort();
+
+// One hung file must fail, not hang the run. Every file (and every test in it) gets a time limit,
+// generous next to the slowest real-peer file (test/adapters/mdns.test.ts: 100 s alone on a loaded machine);
+// and a file whose tests are over but whose process stays up (a registration or watch left
+// open) fails after a grace period, naming what is still open (scripts/test-leak-watchdog.mjs).
+const fileTimeout = Number(process.env.ROLLCALL_TEST_TIMEOUT_MS ?? 600_000);
+const watchdog = join(root, 'scripts/test-leak-watchdog.mjs');
 
 // Suites that assert time bounds or load the machine on purpose do not share the two cores with
 // the rest: each group runs after the previous one, the groups in order, the files of one group
@@ -63,10 +77,23 @@ let failed = false;
 for (const group of groups) {
   if (group.files.length === 0) continue;
   console.log(`\n=== ${group.name}: ${group.files.length} file(s), ${group.concurrency} at a time ===`);
-  const run = spawnSync(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${group.concurrency}`, ...group.files], {
-    cwd: root,
-    stdio: 'inherit',
-  });
+  const run = spawnSync(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      '--import',
+      watchdog,
+      '--test',
+      `--test-concurrency=${group.concurrency}`,
+      `--test-timeout=${fileTimeout}`,
+      ...group.files,
+    ],
+    {
+      cwd: root,
+      stdio: 'inherit',
+    },
+  );
   if (run.status !== 0) failed = true;
 }
 process.exit(failed ? 1 : 0);
