@@ -30,6 +30,11 @@ if (skip) {
     crash: (registry) => (registry as RemoteRegistry).kill(),
     stats: (registry) => (registry as RemoteRegistry).remoteStats(),
     host: (registry) => (current as LanRegistries).hostOf(registry as RemoteRegistry),
+    createBeside: async (registry) => {
+      const lanNow = await lan();
+      const address = lanNow.hostOf(registry);
+      return lanNow.create(Object.values(lanNow.lan.hosts).find((h) => h.address === address));
+    },
     timing: { ttl: 3000, propagation: 8000, expiry: 6000, concurrency: 100, churnOps: 24 },
   });
 }

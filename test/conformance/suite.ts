@@ -33,6 +33,11 @@ export interface ConformanceTarget {
   stats?(registry: Registry): Promise<RegistryStats>;
   /** Host part of node addresses registered by `registry`. @default '127.0.0.1' */
   host?(registry: Registry): string;
+  /**
+   * A new registry on the same host as `registry`, as a restarted process would be.
+   * @default create()
+   */
+  createBeside?(registry: Registry): Promise<Registry>;
   timing: ConformanceTiming;
 }
 
@@ -244,6 +249,46 @@ export function testRegistry(target: ConformanceTarget): void {
       const elapsed = Date.now() - crashedAt;
       assert.ok(elapsed >= timing.ttl / 3 - 50, `not removed before its renewal was due (${elapsed} ms)`);
       assert.equal(rec.events.at(-1)?.type, 'delete');
+    });
+
+    it('rolling restart: a new registry takes a node id over at a new address; the old one closing leaves it', async (t) => {
+      const [old, observer] = (await open(t, 2)) as [Registry, Registry];
+      const successor = await (target.createBeside ? target.createBeside(old) : target.create());
+      t.after(() => successor.close());
+      const name = uniqueName('restart');
+      const id = `${name}-api-1`;
+      const host = hostOf(old);
+      const before = `${host}:7801`;
+      const after = `${host}:7802`;
+      const addresses = (r: Recorder) => [...r.state.values()].flatMap((s) => s.nodes.filter((n) => n.id === id).map((n) => n.address));
+      const rec = new Recorder(observer.watch({ service: name }));
+      t.after(() => rec.stop());
+      await rec.watcher.synced;
+      await old.register(service(name, [{ id, port: 7801 }], '1.0.0', host));
+      await rec.until((r) => addresses(r).join() === before, timing.propagation, 'the node at its first address');
+      await successor.register(service(name, [{ id, port: 7802 }], '1.0.0', host));
+      await rec.until((r) => addresses(r).join() === after, timing.propagation, 'the node at its new address');
+      const once = async (when: string) => {
+        const nodes = (await observer.getService(name)).flatMap((s) => s.nodes).filter((n) => n.id === id);
+        assert.deepEqual(
+          nodes.map((n) => n.address),
+          [after],
+          `${when}: getService shows the node once, at the new address`,
+        );
+      };
+      await once('during the overlap');
+      const closing = rec.events.length;
+      await old.close();
+      // The old registry's goodbye is sent; give it time to reach the observer if it (wrongly) removed the node.
+      await new Promise((r) => setTimeout(r, timing.propagation));
+      const removed = rec.events.slice(closing).filter((e) => e.type !== 'resync' && !e.service.nodes.some((n) => n.id === id));
+      assert.deepEqual(
+        removed.map((e) => e.type),
+        [],
+        'the old registry closing did not remove the node the new one owns',
+      );
+      assert.deepEqual(addresses(rec), [after], 'the watcher still shows the node once, at the new address');
+      await once('after the old registry closed');
     });
 
     it(`concurrency: ${timing.concurrency} services registered at once are all found`, async (t) => {

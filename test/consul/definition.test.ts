@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { goDuration } from '../../src/adapters/consul/client.js';
-import { consulMeta, isLostCheck, serviceDefinition } from '../../src/adapters/consul/register.js';
+import { consulMeta, isLostCheck, OWNER_META_KEY, serviceDefinition } from '../../src/adapters/consul/register.js';
 import { decodeServiceMetadata, decodeTags } from '../../src/adapters/consul/tags.js';
 import { normalizeService } from '../../src/index.js';
 
@@ -80,6 +80,10 @@ describe('consul registration', () => {
     assert.deepEqual(consulMeta(md), { ok_key: 'v', 'dash-ok': 'v' });
     const many = Object.fromEntries(Array.from({ length: 70 }, (_, i) => [`k${i}`, 'v']));
     assert.equal(Object.keys(consulMeta(many)).length, 64);
+    // The owner id takes one of the 64 pairs, and a node's own `rollcall-owner` key never replaces it.
+    const owned = consulMeta({ ...many, [OWNER_META_KEY]: 'forged' }, 'me');
+    assert.equal(Object.keys(owned).length, 64);
+    assert.equal(owned[OWNER_META_KEY], 'me');
   });
 
   test('lost: the answers that mean "register again" on Consul 1.8 and current Consul', () => {

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { deflateSync, inflateSync } from 'node:zlib';
 import { createConsulRegistry } from '../../src/adapters/consul/index.js';
+import { OWNER_META_KEY } from '../../src/adapters/consul/register.js';
 import type { EndpointInput } from '../../src/index.js';
 import { uniqueName } from '../conformance/helpers.js';
 import { requirePeer, startDevAgent } from '../peers/consul.js';
@@ -123,8 +124,9 @@ describe('consul interop with Go Micro', () => {
     assert.equal(svc.Service, name);
     assert.equal(svc.Address, '10.9.8.7');
     assert.equal(svc.Port, 8080);
-    // Consul refuses such keys in Meta; the tags carry every pair.
-    assert.deepEqual(svc.Meta, { protocol: 'http' });
+    // Consul refuses such keys in Meta; the tags carry every pair. The owner id is ours, not metadata.
+    assert.deepEqual(svc.Meta, { protocol: 'http', [OWNER_META_KEY]: svc.Meta[OWNER_META_KEY] });
+    assert.match(svc.Meta[OWNER_META_KEY] ?? '', /^[0-9a-f-]{36}$/);
     const decoded = goDecode(svc.Tags);
     assert.equal(decoded.version, '2.1.0');
     assert.deepEqual(decoded.metadata, { 'not a meta key': 'x', protocol: 'http' });

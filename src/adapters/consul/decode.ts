@@ -7,6 +7,7 @@
  */
 import type { Member, Node, Service } from '../../registry.js';
 import { joinHostPort, normalizeService, type SizeLimits, withNodes } from '../../service.js';
+import { OWNER_META_KEY } from './register.js';
 import { decodeServiceMetadata, decodeTags } from './tags.js';
 
 /** The node metadata key that carries Consul health when warning nodes are included. */
@@ -136,6 +137,8 @@ function decodeEntry(name: string, entry: unknown, includeWarning: boolean): { i
   // Go Micro keeps node metadata in tags; a service registered by other tools has only Meta.
   const hasMetadataTags = tags.some((t) => t.startsWith('t-') || t.startsWith('t='));
   const metadata: Record<string, string> = hasMetadataTags ? decoded.metadata : stringRecord(svc.Meta);
+  // Our own node without metadata has no `t-` tags; its owner id is bookkeeping, not metadata.
+  if (!hasMetadataTags) delete metadata[OWNER_META_KEY];
   if (includeWarning) metadata[HEALTH_METADATA_KEY] = health;
   const host = str(svc.Address) || str(consulNode.Address);
   const port = svc.Port;

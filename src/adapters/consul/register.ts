@@ -8,6 +8,7 @@
  * keyed by service ID when read, the copy left on the dead agent never shows up as a second node.
  * @module
  */
+import { randomUUID } from 'node:crypto';
 import { RollcallError } from '../../errors.js';
 import type { RegistrationOps } from '../../registration.js';
 import type { Node, Service } from '../../registry.js';
@@ -28,32 +29,45 @@ const META_KEY = /^[A-Za-z0-9_-]{1,128}$/;
 const META_MAX_PAIRS = 64;
 const META_MAX_VALUE = 512;
 
+/**
+ * The `Meta` key naming the registry that registered a node (a random id per registry). A
+ * goodbye removes a node only while it still carries this registry's id, so a process that
+ * closes after its successor re-registered the same node id leaves the successor's node alone.
+ */
+export const OWNER_META_KEY = 'rollcall-owner';
+
 export function checkId(nodeId: string): string {
   return `service:${nodeId}`;
 }
 
-/** Node metadata Consul accepts as `Meta`; all of it is in the `t-` tags regardless. */
-export function consulMeta(metadata: Readonly<Record<string, string>>): Record<string, string> {
+/**
+ * Node metadata Consul accepts as `Meta`; all of it is in the `t-` tags regardless. With an
+ * `owner`, one pair is kept for {@link OWNER_META_KEY}.
+ */
+export function consulMeta(metadata: Readonly<Record<string, string>>, owner?: string): Record<string, string> {
   const out: Record<string, string> = {};
+  const room = owner === undefined ? META_MAX_PAIRS : META_MAX_PAIRS - 1;
   let n = 0;
   for (const [key, value] of Object.entries(metadata)) {
-    if (n >= META_MAX_PAIRS) break;
+    if (n >= room) break;
+    if (key === OWNER_META_KEY) continue;
     if (!META_KEY.test(key) || key.toLowerCase().startsWith('consul-') || Buffer.byteLength(value) > META_MAX_VALUE) continue;
     out[key] = value;
     n++;
   }
+  if (owner !== undefined) out[OWNER_META_KEY] = owner;
   return out;
 }
 
-/** The body of `PUT /v1/agent/service/register` for one node. */
-export function serviceDefinition(service: Service, node: Node, ttl: number, extra: readonly ConsulCheck[] = []): object {
+/** The body of `PUT /v1/agent/service/register` for one node, registered by the registry `owner`. */
+export function serviceDefinition(service: Service, node: Node, ttl: number, extra: readonly ConsulCheck[] = [], owner?: string): object {
   const { host, port } = splitHostPort(node.address) as { host: string; port: string };
   return {
     ID: node.id,
     Name: service.name,
     Address: host,
     Port: Number(port),
-    Meta: consulMeta(node.metadata),
+    Meta: consulMeta(node.metadata, owner),
     Tags: [...encodeTags(service, node), ...encodeServiceMetadata(service.metadata)],
     Checks: [
       {
@@ -94,9 +108,22 @@ function isUnknownService(status: number, text: string): boolean {
 
 const quote = JSON.stringify;
 
+/** The owner id in an `/v1/agent/service/:id` answer, or undefined (another tool, an older rollcall, not JSON). */
+function ownerOf(text: string): string | undefined {
+  try {
+    const meta = (JSON.parse(text) as { Meta?: Record<string, unknown> } | null)?.Meta;
+    const owner = meta?.[OWNER_META_KEY];
+    return typeof owner === 'string' ? owner : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export class Registrar {
   /** Node id -> origin of the agent holding it, for goodbyes sent by `registry.deregister()`. */
   readonly homes = new Map<string, string>();
+  /** This registry's {@link OWNER_META_KEY}: random, so a restarted process is a new owner. */
+  readonly owner = randomUUID();
 
   constructor(
     readonly client: ConsulClient,
@@ -120,7 +147,7 @@ export class Registrar {
     const results = await Promise.allSettled(service.nodes.map((node) => this.#register(service, node, ttl, homes, signal)));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) {
-      await Promise.allSettled(service.nodes.filter((n) => homes.has(n.id)).map((n) => this.#deregister(service, n, homes.get(n.id))));
+      await Promise.allSettled(service.nodes.filter((n) => homes.has(n.id)).map((n) => this.#goodbye(service, n, homes.get(n.id))));
       throw failed.reason;
     }
     return {
@@ -132,13 +159,16 @@ export class Registrar {
         await Promise.all(current.nodes.map((node) => this.#register(current, node, ttl, homes, undefined)));
       },
       remove: async (current) => {
-        await Promise.all(current.nodes.map((node) => this.#deregister(current, node, homes.get(node.id))));
+        await Promise.all(current.nodes.map((node) => this.#goodbye(current, node, homes.get(node.id))));
         for (const node of current.nodes) if (this.homes.get(node.id) === homes.get(node.id)) this.homes.delete(node.id);
       },
     };
   }
 
-  /** Goodbye for nodes registered earlier or elsewhere: sent to the agent holding them, if known. */
+  /**
+   * Removes nodes registered earlier or elsewhere (`registry.deregister()`), whoever registered
+   * them: sent to the agent holding them, if known.
+   */
   async remove(service: Service): Promise<void> {
     await Promise.all(service.nodes.map((node) => this.#deregister(service, node, this.homes.get(node.id))));
     for (const node of service.nodes) this.homes.delete(node.id);
@@ -152,7 +182,7 @@ export class Registrar {
       method: 'PUT',
       // Re-registering replaces the checks too, so a check dropped from `checks` does not linger.
       query: { 'replace-existing-checks': 'true' },
-      body: serviceDefinition(service, node, ttl, checks),
+      body: serviceDefinition(service, node, ttl, checks, this.owner),
       signal,
       what: `register ${quote(node.id)} of ${quote(service.name)}`,
       right,
@@ -194,6 +224,24 @@ export class Registrar {
     if (reply.status >= 200 && reply.status < 300) return true;
     if (isLostCheck(reply.status, reply.text)) return false;
     throw this.client.error(reply, options);
+  }
+
+  /**
+   * A registration's goodbye: removes the node only while the agent still has it from this
+   * registry. Consul has no compare-and-delete, so a successor registering between the read and
+   * the delete still loses the node; its next heartbeat (within ttl / 3) registers it again.
+   */
+  async #goodbye(service: Service, node: Node, agent: string | undefined): Promise<void> {
+    const options = {
+      ...(agent !== undefined ? { agent } : {}),
+      what: `GET /v1/agent/service/${node.id}`,
+      right: `service:read on ${quote(service.name)}`,
+    };
+    const reply = await this.client.send(`/v1/agent/service/${encodeURIComponent(node.id)}`, options);
+    if (reply.status === 404) return;
+    if (reply.status === 200 && ownerOf(reply.text) !== this.owner) return;
+    // Any other answer (an agent without the endpoint, a proxy in the way) cannot tell: say goodbye as before.
+    await this.#deregister(service, node, reply.agent);
   }
 
   async #deregister(service: Service, node: Node, agent: string | undefined): Promise<void> {
