@@ -6,6 +6,7 @@
  * @module
  */
 import { throwIfAborted } from '../../errors.js';
+import { clampDelay } from '../../internal/clock.js';
 import type { Service } from '../../registry.js';
 import type { ServiceView } from '../../view.js';
 import type { WatchInterest } from '../../watcher.js';
@@ -195,7 +196,7 @@ export class Browser {
       const timer = setTimeout(() => {
         finish();
         resolve();
-      }, this.#h.lookupTimeout);
+      }, clampDelay(this.#h.lookupTimeout));
       timer.unref();
       this.#waiters.add(check);
       void interest.ready.then(check);
@@ -218,7 +219,7 @@ export class Browser {
     for (const i of this.#interests.values()) next = Math.min(next, i.nextAt);
     clearTimeout(this.#timer);
     if (next === Number.POSITIVE_INFINITY) return;
-    this.#timer = setTimeout(() => this.#tick(), Math.max(0, next - this.#h.now()));
+    this.#timer = setTimeout(() => this.#tick(), clampDelay(next - this.#h.now()));
     this.#timer.unref();
   }
 

@@ -6,6 +6,7 @@
  * re-queried before it expires. Bounded: past `maxRecords` new records are refused.
  * @module
  */
+import { clampDelay } from '../../internal/clock.js';
 import { foldName } from './names.js';
 import { type Rr, type RrType, rdataKey } from './packet.js';
 
@@ -219,7 +220,7 @@ export class RecordCache {
     if (at >= this.#timerAt) return;
     clearTimeout(this.#timer);
     this.#timerAt = at;
-    this.#timer = setTimeout(() => this.#sweep(), Math.max(0, at - this.#now()) + 1);
+    this.#timer = setTimeout(() => this.#sweep(), clampDelay(at - this.#now() + 1));
     this.#timer.unref();
   }
 

@@ -34,6 +34,13 @@ const TOP_BIT = 0x8000;
 const CLASS_IN = 1;
 const CLASS_ANY = 255;
 const DOT = 0x2e;
+/**
+ * The longest TTL a received record keeps, in seconds: 4500 s (75 minutes) is the longest RFC 6762
+ * §10 gives any record, and a longer one only lets a record outlive its owner (live records are
+ * re-queried at 80 % of their TTL anyway). Uncapped, a TTL of 0xffffffff s is a timer delay Node
+ * cannot honour, and a record nobody can expire.
+ */
+export const MAX_RECEIVED_TTL = 4500;
 
 /** The record types rollcall reads; every other type is skipped. */
 const RECORD_TYPES: Readonly<Record<number, RrType>> = { 1: 'A', 12: 'PTR', 16: 'TXT', 28: 'AAAA', 33: 'SRV' };
@@ -99,7 +106,7 @@ function readRecords(cursor: Cursor, count: number): WireRr[] | string {
     const fname = cursor.folded ? name : foldName(name);
     const typeCode = buf.readUInt16BE(at);
     const klass = buf.readUInt16BE(at + 2);
-    const ttl = buf.readUInt32BE(at + 4);
+    const ttl = Math.min(buf.readUInt32BE(at + 4), MAX_RECEIVED_TTL);
     const start = at + 10;
     const end = start + buf.readUInt16BE(at + 8);
     if (end > buf.length) return 'malformed record';

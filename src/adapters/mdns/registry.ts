@@ -9,6 +9,7 @@ import type { RemoteInfo } from 'node:dgram';
 import { AdapterBase } from '../../adapter.js';
 import { adapterLogger } from '../../diagnostics.js';
 import { abortError, throwIfAborted } from '../../errors.js';
+import { clampDelay } from '../../internal/clock.js';
 import type { RegistrationOps } from '../../registration.js';
 import type { Service } from '../../registry.js';
 import { Browser } from './browser.js';
@@ -115,7 +116,7 @@ export class MdnsRegistry extends AdapterBase {
     this.#holder.browser = this.#browser;
     this.#setInterfaces(interfaces);
     this.#transport.checkSharing();
-    this.#poll = setInterval(() => this.#pollInterfaces(), this.#options.interfacePollInterval);
+    this.#poll = setInterval(() => this.#pollInterfaces(), clampDelay(this.#options.interfacePollInterval));
     this.#poll.unref();
   }
 
