@@ -169,6 +169,50 @@ describe('packet: packing', () => {
   });
 });
 
+describe('packet: query splitting', () => {
+  it('query split: any number of questions goes in queries within the budget, each question once, with its known answers beside it', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 2500 }), fc.integer({ min: 0, max: 6 }), (count, knownEach) => {
+        const questions = Array.from({ length: count }, (_, i) => ({
+          name: `_service-${i}._sub._rollcall._tcp.local`,
+          type: 'PTR',
+          qu: false,
+        }));
+        const known: Rr[] = questions.flatMap((q, i) =>
+          Array.from({ length: i % 7 < knownEach ? 2 : 0 }, (_, k) => ({
+            name: q.name,
+            type: 'PTR' as const,
+            ttl: 4500,
+            flush: false,
+            data: `instance-${i}-${k}._rollcall._tcp.local`,
+          })),
+        );
+        const messages = packQuery(questions, known);
+        for (const m of messages) assert.ok(encodeMessage(m).length <= PACKET_BUDGET, `${encodeMessage(m).length} bytes`);
+        assert.deepEqual(
+          messages.flatMap((m) => m.questions.map((q) => q.name)),
+          questions.map((q) => q.name),
+        );
+        assert.equal(
+          messages.reduce((n, m) => n + m.answers.length, 0),
+          known.length,
+        );
+        // A known answer travels in the query that asks its question (or in that query's TC continuations).
+        let asked = new Set<string>();
+        for (const m of messages) {
+          if (m.questions.length > 0) asked = new Set(m.questions.map((q) => q.name));
+          for (const a of m.answers) assert.ok(asked.has(a.name), `${a.name} away from its question`);
+        }
+        // TC only where the next packet continues the same query.
+        messages.forEach((m, i) => {
+          if (m.tc) assert.equal(messages[i + 1]?.questions.length, 0);
+        });
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
+
 describe('packet: §8.2 tie-break', () => {
   it('tie-break: identical sets tie; the set with the greater first differing record wins', () => {
     const a = [srv('n.local', 80), txt('n.local', 'x=1')];

@@ -135,6 +135,8 @@ export class Answerer {
       if (!message.tc) this.#flushTc(tcKey);
       return;
     }
+    // New questions from the same querier: what it sent before is complete (a continuation was lost).
+    if (waiting) this.#flushTc(tcKey);
     if (message.tc && !legacy) {
       const timer = setTimeout(() => this.#flushTc(tcKey), TC_WAIT_MS);
       timer.unref();

@@ -59,6 +59,8 @@ export class Browser {
   readonly #assembler: Assembler;
   readonly #waiters = new Set<() => void>();
   #timer: NodeJS.Timeout | undefined;
+  /** When #timer fires (infinite when none is set). */
+  #timerAt = Number.POSITIVE_INFINITY;
   #closed = false;
   queryRounds = 0;
   /** Queries of ours not sent because a peer had just asked the same (RFC 6762 §7.3), one per question. */
@@ -102,7 +104,8 @@ export class Browser {
       interest = new Interest(fname, browse, service, immediate ? now : now + 20 + Math.random() * 100);
       interest.oneShot = immediate;
       this.#interests.set(fname, interest);
-      this.#schedule();
+      // A storm of lookups must not walk every interest for each one: only an earlier query moves the timer.
+      if (interest.nextAt < this.#timerAt) this.#schedule();
     }
     clearTimeout(interest.lingerTimer);
     interest.lingerTimer = undefined;
@@ -218,6 +221,7 @@ export class Browser {
     let next = Number.POSITIVE_INFINITY;
     for (const i of this.#interests.values()) next = Math.min(next, i.nextAt);
     clearTimeout(this.#timer);
+    this.#timerAt = next;
     if (next === Number.POSITIVE_INFINITY) return;
     this.#timer = setTimeout(() => this.#tick(), clampDelay(next - this.#h.now()));
     this.#timer.unref();

@@ -196,17 +196,50 @@ export function packResponses(
 }
 
 /**
- * A query split over as many packets as its known answers need, with TC set on all but the last
- * (RFC 6762 §7.2): the questions go in the first packet.
+ * A query in packets of at most `budget` bytes. Questions are split across as many queries as
+ * they need (250 browse names are about 10 KB, more than a responder reads and than one datagram
+ * may carry); each question's known answers (those under its name) travel with it, and known
+ * answers beyond a query's first packet continue in packets of their own, TC set on all but the
+ * last (RFC 6762 §7.2). Known answers under no question's name go with the first query.
  */
 export function packQuery(questions: readonly Question[], knownAnswers: readonly Rr[], budget = PACKET_BUDGET): Message[] {
+  const byName = new Map<string, Rr[]>();
+  for (const q of questions) byName.set(foldName(q.name), []);
+  const stray: Rr[] = [];
+  for (const rr of knownAnswers) (byName.get(rr.fname ?? foldName(rr.name)) ?? stray).push(rr);
   const out: Message[] = [];
-  let qs: Question[] = [...questions];
+  let qs: Question[] = [];
+  let known: Rr[] = [...stray];
+  let size = HEADER_BYTES + stray.reduce((n, r) => n + recordBytes(r), 0);
+  for (const q of questions) {
+    const fname = foldName(q.name);
+    const own = byName.get(fname) ?? [];
+    // A name asked twice brings its known answers once.
+    byName.set(fname, []);
+    const bytes = questionBytes(q) + own.reduce((n, r) => n + recordBytes(r), 0);
+    if (qs.length > 0 && size + bytes > budget) {
+      out.push(...queryPackets(qs, known, budget));
+      qs = [];
+      known = [];
+      size = HEADER_BYTES;
+    }
+    qs.push(q);
+    known.push(...own);
+    size += bytes;
+  }
+  out.push(...queryPackets(qs, known, budget));
+  return out;
+}
+
+/** One query: its questions and the known answers that fit in the first packet, the rest in TC continuations. */
+function queryPackets(questions: Question[], knownAnswers: readonly Rr[], budget: number): Message[] {
+  const out: Message[] = [];
+  let qs = questions;
   let answers: Rr[] = [];
   let size = HEADER_BYTES + qs.reduce((n, q) => n + questionBytes(q), 0);
   for (const rr of knownAnswers) {
     const bytes = recordBytes(rr);
-    if (answers.length > 0 && size + bytes > budget) {
+    if ((answers.length > 0 || qs.length > 0) && size + bytes > budget) {
       out.push({ id: 0, response: false, tc: true, questions: qs, answers, authorities: [], additionals: [] });
       qs = [];
       answers = [];
