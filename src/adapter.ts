@@ -159,12 +159,21 @@ export abstract class AdapterBase implements Registry {
   }
 
   stats(): RegistryStats {
+    let watchersSyncing = 0;
+    let watchersBlind = 0;
+    for (const w of this.#watchers) {
+      if (w.state === 'syncing') watchersSyncing++;
+      else if (w.state === 'blind') watchersBlind++;
+    }
     return {
       kind: this.kind,
       registrations: this.#handles.size,
       watchers: this.#watchers.size,
       eventsDelivered: this.#watchOwner.eventsDelivered,
       resyncs: this.#watchOwner.resyncs,
+      watchersSyncing,
+      watchersBlind,
+      blindPeriods: this.view.hub.blindPeriods,
       dropped: this.dropped,
       backendErrors: this.backendErrors,
       ...this.extraStats(),

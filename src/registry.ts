@@ -139,12 +139,48 @@ export interface ResyncEvent {
 export type WatchEvent = ServiceEvent | ResyncEvent;
 
 /**
- * A live view of a registry's changes. Iterate it with `for await`; it yields the current state
- * first (as `create` events, then {@link Watcher.synced} resolves) and every change after that.
+ * How well a watcher sees its backend. All watchers of one registry share the backend's condition.
+ *
+ * - `syncing`: the backend has not answered for this watch yet; what was yielded so far may be
+ *   incomplete.
+ * - `live`: the watcher follows the backend; what it yields is current.
+ * - `blind`: the backend cannot be read, so changes are not seen and what was yielded last may be
+ *   stale. On consul the agent is unreachable (or cannot answer); on mdns no network interface is
+ *   usable; on gossip no peer is reachable; memory is never blind. The watcher keeps trying and
+ *   turns `live` (or `syncing`, if it never had an answer) by itself once the backend answers again.
  */
-export interface Watcher extends AsyncIterableIterator<WatchEvent> {
-  /** Resolves once the initial snapshot has been delivered to the consumer. */
+export type WatchState = 'syncing' | 'live' | 'blind';
+
+/** What a {@link Watcher} tells its listeners. */
+export interface WatcherEvents {
+  /**
+   * The watcher's {@link WatchState} changed. `reason` says why it is blind (`UNAVAILABLE` on
+   * consul, `UNSUPPORTED` on mdns) and is undefined for the other states.
+   */
+  state: [state: WatchState, reason: RollcallError | undefined];
+}
+
+/**
+ * A live view of a registry's changes. Iterate it with `for await`; it yields the current state
+ * first (as `create` events) and every change after that.
+ *
+ * Its {@link Watcher.state} says whether it can see the backend at all: listen with
+ * `watcher.on('state', (state, reason) => ...)`. State changes are events rather than items of
+ * the iteration because they matter most while the iteration is quiet: a blind watch yields
+ * nothing, and a listener is told at once even while the loop awaits its next event.
+ */
+export interface Watcher extends AsyncIterableIterator<WatchEvent>, EventEmitter<WatcherEvents> {
+  /**
+   * Resolves once the backend's state for this watch is in hand: at once if nobody iterates yet
+   * (the snapshot then waits as the first events), or, for a watcher already being iterated,
+   * once the snapshot's events have been handed to the loop. It does not resolve while the
+   * backend never answers (a blind watch): race it with a timeout, or listen for `state`.
+   */
   readonly synced: Promise<void>;
+  /** The watcher's current {@link WatchState}; after the iteration ends it no longer changes. */
+  readonly state: WatchState;
+  /** Why the watcher is blind; undefined unless {@link Watcher.state} is `blind`. */
+  readonly blindReason: RollcallError | undefined;
   /** Ends the iteration and frees every backend query the watcher opened. Idempotent. */
   stop(): void;
   [Symbol.dispose](): void;
@@ -182,6 +218,12 @@ export interface RegistryStats {
   readonly eventsDelivered: number;
   /** Times a slow consumer received a `resync` instead of individual events. */
   readonly resyncs: number;
+  /** Open watchers whose backend has not answered yet ({@link WatchState} `syncing`). */
+  readonly watchersSyncing: number;
+  /** Open watchers that cannot see the backend now ({@link WatchState} `blind`). */
+  readonly watchersBlind: number;
+  /** Times this registry's watches went blind (the backend became unreadable). */
+  readonly blindPeriods: number;
   /** Malformed or rejected input from the network, dropped and counted. */
   readonly dropped: number;
   /** Backend errors seen (and retried) in the background. */

@@ -9,8 +9,9 @@
  * @module
  */
 import { channel } from 'node:diagnostics_channel';
+import { EventEmitter } from 'eventemitter3';
 import { RollcallError } from './errors.js';
-import type { Service, ServiceEvent, WatchEvent, Watcher, WatchOptions } from './registry.js';
+import type { Service, ServiceEvent, WatchEvent, Watcher, WatcherEvents, WatchOptions, WatchState } from './registry.js';
 import { deepEqual, diffNodes, withoutNodes } from './service.js';
 
 /** What a watcher reads current state from. */
@@ -54,6 +55,9 @@ export class WatchHub {
   readonly #byName = new Map<string, Set<ViewWatcher>>();
   readonly #source: WatchSource;
   readonly #options: WatchHubOptions;
+  /** Why the backend cannot be read now; undefined while it can. */
+  #blind: RollcallError | undefined;
+  #blindPeriods = 0;
 
   constructor(source: WatchSource, options: WatchHubOptions) {
     this.#source = source;
@@ -89,6 +93,39 @@ export class WatchHub {
     return watcher;
   }
 
+  /** Why the backend cannot be read now (every watcher is `blind`); undefined while it can. */
+  get blindReason(): RollcallError | undefined {
+    return this.#blind;
+  }
+
+  /** Times the backend became unreadable. */
+  get blindPeriods(): number {
+    return this.#blindPeriods;
+  }
+
+  /**
+   * The adapters' signal: `reason` when the backend cannot be read (consul: the agent does not
+   * answer; mdns: no usable interface; gossip: no peer reachable), `undefined` once it answers
+   * again. Every watcher's state follows; repeating the same condition changes nothing.
+   */
+  setBlind(reason: RollcallError | undefined): void {
+    if (reason === undefined) {
+      if (this.#blind === undefined) return;
+      this.#blind = undefined;
+    } else {
+      const was = this.#blind;
+      this.#blind = reason;
+      if (was !== undefined) return;
+      this.#blindPeriods++;
+    }
+    for (const w of this.#watchers()) w.refreshState();
+  }
+
+  *#watchers(): Iterable<ViewWatcher> {
+    yield* [...this.#all];
+    for (const set of [...this.#byName.values()]) yield* [...set];
+  }
+
   /** Ends every watcher (registry close). */
   stopAll(): void {
     for (const w of [...this.#all]) w.stop();
@@ -117,13 +154,20 @@ export class WatchHub {
   }
 }
 
+/** Listener exceptions are the listener's bug: they surface as uncaught, never break the signalling adapter. */
+function rethrowLater(error: unknown): void {
+  queueMicrotask(() => {
+    throw error;
+  });
+}
+
 function detachedOwner(): WatchOwner {
   return { eventsDelivered: 0, resyncs: 0, onEnd() {} };
 }
 
 type Result = IteratorResult<WatchEvent, undefined>;
 
-class ViewWatcher implements Watcher {
+class ViewWatcher extends EventEmitter<WatcherEvents> implements Watcher {
   readonly #hub: WatchHub;
   readonly #owner: WatchOwner;
   readonly #source: WatchSource;
@@ -143,8 +187,14 @@ class ViewWatcher implements Watcher {
   #resolveSynced!: () => void;
   readonly synced: Promise<void>;
   readonly #onAbort = () => this.stop();
+  /** The backend answered for this scope (its interest is ready). */
+  #ready = false;
+  /** The consumer has asked for an event at least once. */
+  #iterating = false;
+  #state: WatchState = 'syncing';
 
   constructor(hub: WatchHub, source: WatchSource, options: WatchOptions, owner: WatchOwner) {
+    super();
     this.#hub = hub;
     this.#owner = owner;
     this.#source = source;
@@ -161,9 +211,34 @@ class ViewWatcher implements Watcher {
     for (const key of source.keys(this.#service)) this.#pending.set(key, undefined);
   }
 
+  get state(): WatchState {
+    return this.#state;
+  }
+
+  get blindReason(): RollcallError | undefined {
+    return this.#state === 'blind' ? this.#hub.blindReason : undefined;
+  }
+
+  /** @internal Recomputes the state from the backend's condition and tells listeners of a change. */
+  refreshState(): void {
+    if (this.#done) return;
+    const reason = this.#hub.blindReason;
+    const state: WatchState = reason ? 'blind' : this.#ready ? 'live' : 'syncing';
+    if (state === this.#state) return;
+    this.#state = state;
+    try {
+      this.emit('state', state, reason);
+    } catch (error) {
+      rethrowLater(error);
+    }
+  }
+
   /** @internal */
   start(interest: WatchInterest | undefined): void {
     this.#interest = interest;
+    // Without backend work the view is always complete (memory): live from the first moment.
+    this.#ready = interest === undefined;
+    this.#state = this.#hub.blindReason ? 'blind' : this.#ready ? 'live' : 'syncing';
     if (this.#signal?.aborted) {
       this.stop();
       return;
@@ -173,7 +248,11 @@ class ViewWatcher implements Watcher {
     ready.then(
       () => {
         if (this.#done) return;
-        this.#unsynced = new Set(this.#pending.keys());
+        this.#ready = true;
+        this.refreshState();
+        // Nobody iterates yet: the snapshot waits for them as the first events, so the watch is
+        // synced now. A consumer already iterating is synced once the snapshot was handed over.
+        this.#unsynced = new Set(this.#iterating ? this.#pending.keys() : []);
         this.#checkSynced();
       },
       (error: unknown) => this.fail(error instanceof Error ? error : new Error(String(error))),
@@ -205,6 +284,7 @@ class ViewWatcher implements Watcher {
   }
 
   next(): Promise<Result> {
+    this.#iterating = true;
     if (this.#error) return Promise.reject(this.#error);
     if (this.#done) return Promise.resolve({ done: true, value: undefined });
     const event = this.#take();

@@ -3,7 +3,8 @@
  * `ip netns exec`, on its own LAN host), driven over stdio with one JSON message per line.
  *
  * Requests: `{ id, method, params }`; answers: `{ id, result }` or `{ id, error }`.
- * Watch events stream as `{ watch, event }`, then `{ watch, synced: true }` once, and `{ watch, end, error? }`.
+ * Watch events stream as `{ watch, event }`, then `{ watch, synced: true }` once, and `{ watch, end, error? }`;
+ * the watcher's state as `{ watch, state, reason? }`, first when it starts and then on every change.
  * Registration events stream as `{ registration, event: 'lost' | 'restored', message? }`.
  */
 import { createInterface } from 'node:readline';
@@ -58,6 +59,8 @@ async function handle({ method, params }: Message): Promise<unknown> {
       const watcher = registry.watch(params.options as never);
       watchers.set(watchId, watcher);
       void watcher.synced.then(() => out({ watch: watchId, synced: true }));
+      out({ watch: watchId, state: watcher.state });
+      watcher.on('state', (state, reason) => out({ watch: watchId, state, reason: reason && serializeError(reason) }));
       void (async () => {
         try {
           for await (const event of watcher) out({ watch: watchId, event });

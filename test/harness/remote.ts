@@ -24,7 +24,9 @@ import {
   type ServiceInput,
   type WatchEvent,
   type Watcher,
+  type WatcherEvents,
   type WatchOptions,
+  type WatchState,
 } from '../../src/index.js';
 
 const childEntry = fileURLToPath(new URL('./child.ts', import.meta.url));
@@ -143,7 +145,12 @@ export class RemoteRegistry implements Registry {
       const watcher = this.#watchers.get(message.watch);
       if (!watcher) return;
       if (message.synced) watcher.markSynced();
-      else if (message.end) watcher.end(message.error ? reviveError(message.error as SerializedError) : undefined);
+      else if (typeof message.state === 'string') {
+        watcher.setState(
+          message.state as WatchState,
+          message.reason ? (reviveError(message.reason as SerializedError) as RollcallError) : undefined,
+        );
+      } else if (message.end) watcher.end(message.error ? reviveError(message.error as SerializedError) : undefined);
       else watcher.push(message.event as WatchEvent);
       return;
     }
@@ -262,7 +269,7 @@ class RemoteRegistration extends EventEmitter<RegistrationEvents> implements Reg
 type Result = IteratorResult<WatchEvent, undefined>;
 
 /** Events are queued without bound: a test consumer is never the slow one being tested here. */
-class RemoteWatcher implements Watcher {
+class RemoteWatcher extends EventEmitter<WatcherEvents> implements Watcher {
   readonly #queue: WatchEvent[] = [];
   #waiter: { resolve: (r: Result) => void; reject: (e: Error) => void } | undefined;
   #done = false;
@@ -273,8 +280,11 @@ class RemoteWatcher implements Watcher {
   readonly synced = new Promise<void>((resolve) => {
     this.#resolveSynced = resolve;
   });
+  state: WatchState = 'syncing';
+  blindReason: RollcallError | undefined;
 
   constructor(signal: AbortSignal | undefined) {
+    super();
     if (signal?.aborted) this.stop();
     signal?.addEventListener('abort', () => this.stop(), { once: true });
   }
@@ -282,6 +292,15 @@ class RemoteWatcher implements Watcher {
   onStop(callback: () => void): void {
     this.#onStop = callback;
     if (this.#stopRequested) callback();
+  }
+
+  /** The child's watcher changed state (or told its first one). */
+  setState(state: WatchState, reason: RollcallError | undefined): void {
+    if (this.#done) return;
+    this.blindReason = state === 'blind' ? reason : undefined;
+    if (state === this.state) return;
+    this.state = state;
+    this.emit('state', state, this.blindReason);
   }
 
   markSynced(): void {
