@@ -1,0 +1,97 @@
+/**
+ * Opens the registry a command line names: `--registry` and `--address` over the environment
+ * (ROLLCALL_REGISTRY, MICRO_REGISTRY, ..._ADDRESS), through the public `resolveConfig` so the CLI
+ * picks exactly what an application with the same environment would.
+ *
+ * mDNS multicasts on every usable interface unless told otherwise, so before the registry exists
+ * (and before any packet) the CLI says on stderr which interfaces it is about to use, unless
+ * `--interface` chose them.
+ * @module
+ */
+import { readFileSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
+import { createRegistry, type Logger, type Registry, type RegistryKind, type RegistryOptions, resolveConfig } from '../index.js';
+import type { CommandLine } from './args.js';
+import { UsageError } from './exit.js';
+
+export interface Connection {
+  registry: Registry;
+  kind: RegistryKind;
+  /** Where the registry is, for messages: `consul at 127.0.0.1:8500`, `mdns on eth0`. */
+  where: string;
+}
+
+/** Creates the registry; `note` receives lines for stderr (the mDNS interface notice). */
+export async function connect(
+  line: CommandLine,
+  env: NodeJS.ProcessEnv,
+  note: (text: string) => void,
+  logger?: Logger,
+): Promise<Connection> {
+  const flags: Record<string, unknown> = {};
+  if (line.address !== undefined)
+    flags.address = line.address
+      .split(',')
+      .map((a) => a.trim())
+      .filter(Boolean);
+  const resolved = line.registry?.includes('://')
+    ? (() => {
+        const fromUrl = resolveConfig(line.registry, env);
+        return { ...fromUrl, options: { ...fromUrl.options, ...flags } };
+      })()
+    : resolveConfig((line.registry === undefined ? flags : { ...flags, kind: line.registry }) as RegistryOptions, env);
+  const { kind } = resolved;
+  const options: Record<string, unknown> = { ...resolved.options };
+  if (line.interfaces) {
+    if (kind !== 'mdns') throw new UsageError(`--interface applies to mdns, not ${kind}`);
+    options.interfaces = line.interfaces;
+  }
+  if (kind === 'consul') options.requestTimeout ??= line.timeout;
+  if (logger) options.logger = logger;
+  let where = kind as string;
+  if (kind === 'mdns') {
+    const chosen = describeInterfaces(line.interfaces);
+    where = `mdns on ${chosen.names.join(', ') || 'no interface'}`;
+    if (!line.interfaces) {
+      note(
+        chosen.names.length > 0
+          ? `rollcall: mdns will multicast on ${chosen.described.join(', ')}; choose with --interface <name>`
+          : 'rollcall: mdns found no multicast interface that is up',
+      );
+    }
+  } else if (Array.isArray(options.address) && options.address.length > 0) {
+    where = `${kind} at ${options.address.join(', ')}`;
+  } else if (kind === 'consul') {
+    where = `consul at ${env.CONSUL_HTTP_ADDR || '127.0.0.1:8500'}`;
+  }
+  const registry = await createRegistry({ ...options, kind } as RegistryOptions, env);
+  return { registry, kind, where };
+}
+
+/**
+ * The interfaces mDNS will use: up, multicast, not loopback, with an address (on Linux read from
+ * sysfs, as the adapter does), optionally only those named.
+ */
+export function describeInterfaces(only?: readonly string[]): { names: string[]; described: string[] } {
+  const names: string[] = [];
+  const described: string[] = [];
+  for (const [name, addresses] of Object.entries(networkInterfaces()).sort(([a], [b]) => (a < b ? -1 : 1))) {
+    if (!addresses || (only && !only.includes(name)) || !multicastCapable(name)) continue;
+    const external = addresses.filter((a) => !a.internal).map((a) => a.address);
+    if (external.length === 0) continue;
+    names.push(name);
+    described.push(`${name} (${external.join(', ')})`);
+  }
+  return { names, described };
+}
+
+function multicastCapable(name: string): boolean {
+  if (process.platform !== 'linux' || !/^[\w.:@-]+$/.test(name)) return true;
+  try {
+    const flags = Number.parseInt(readFileSync(`/sys/class/net/${name}/flags`, 'utf8'), 16);
+    // IFF_UP, IFF_LOOPBACK, IFF_MULTICAST from <net/if.h>.
+    return (flags & 0x1) !== 0 && (flags & 0x8) === 0 && (flags & 0x1000) !== 0;
+  } catch {
+    return true;
+  }
+}
