@@ -1,33 +1,49 @@
 /**
- * The LAN demo: three greeter servers register, a client watches the registry, resolves greeter
- * and calls the servers in turn; one server stops, the client sees the `delete` and carries on.
- * Ends by itself.
+ * The demo: three greeter servers register, a client watches the registry and calls them in turn;
+ * one server is SIGKILLed (no goodbye: it vanishes when its TTL runs out) and one stops gracefully
+ * (a goodbye: it vanishes at once). The client prints what it saw and when, then the demo ends.
  *
- * On mDNS (the default) the demo builds a small LAN of its own out of Linux network namespaces
- * (needs root): each greeter on a host of its own, the client on a fourth, discovering each other
- * by multicast across a bridge, so nothing is ever multicast on this machine's own network.
- * Without root it runs on the memory adapter in one process and says so. ROLLCALL_REGISTRY picks
- * another backend (consul, ...), which then runs in one process too.
+ *   npm run demo                              # mdns, on a LAN of network namespaces (root)
+ *   npm run demo -- --registry consul         # starts a Consul dev agent, or --address host:8500
+ *   npm run demo -- --registry memory         # one process
+ *
+ * On mDNS (the default) the demo builds a LAN of its own out of Linux network namespaces (root):
+ * each greeter on a host of its own, the client on a fourth, so nothing is ever multicast on this
+ * machine's own network. Without root it says so and runs on the memory adapter.
  */
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { createRegistry, createSelector, type Registry, type Service } from '../src/index.js';
-import { startGreeter } from './greeter.js';
+import { parseArgs } from 'node:util';
+import { crash } from '../src/adapters/memory.js';
+import { availableKinds, createRegistry, createSelector, type Registry, type RegistryKind, type Service } from '../src/index.js';
+import { findConsul, startDevConsul } from './consul-dev.js';
+import { GREETER_TTL, startGreeter } from './greeter.js';
 import { createDemoLan, lanPossible } from './lan.js';
 
-const log = (line: string) => console.log(`[demo] ${line}`);
+const epoch = Number(process.env.DEMO_EPOCH ?? Date.now());
+const elapsed = () => `+${((Date.now() - epoch) / 1000).toFixed(1).padStart(4)}s`;
+const log = (line: string) => console.log(`[demo ${elapsed()}] ${line}`);
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
-const IDS = ['greeter-1', 'greeter-2', 'greeter-3'];
+const IDS = ['greeter-1', 'greeter-2', 'greeter-3'] as const;
+const KILLED = 'greeter-3';
+const STOPPED = 'greeter-2';
+
+/** What the client asks of whoever runs the servers. */
+interface Control {
+  kill(id: string): void;
+  stop(id: string): void;
+}
 
 async function call(registry: Registry, pick: (s: readonly Service[]) => { id: string; address: string }): Promise<string> {
   const node = pick(await registry.getService('greeter', { timeout: 2_000 }));
-  const res = await fetch(`http://${node.address}/hello?name=demo`);
+  const res = await fetch(`http://${node.address}/hello?name=demo`, { signal: AbortSignal.timeout(2_000) });
   const body = (await res.json()) as { greeting: string; from: string };
   return `${body.greeting} (from ${body.from} at ${node.address})`;
 }
 
-/** The client's part, wherever it runs: watch, call each server, have one stopped, call again. */
-async function client(registry: Registry, stopServer: (id: string) => Promise<void>): Promise<void> {
+/** The client, wherever it runs: watch, call, have one server killed and one stopped, call again. */
+async function client(registry: Registry, control: Control): Promise<void> {
   const watcher = registry.watch({ service: 'greeter' });
   const live = new Set<string>();
   const waiters = new Set<() => boolean>();
@@ -55,30 +71,101 @@ async function client(registry: Registry, stopServer: (id: string) => Promise<vo
   await until(() => IDS.every((id) => live.has(id)));
 
   const pick = createSelector({ strategy: 'round-robin' });
-  for (let i = 0; i < 3; i++) log(`call ${i + 1}: ${await call(registry, pick)}`);
+  let calls = 0;
+  const calling = async (n: number) => {
+    for (let i = 0; i < n; i++) log(`call ${++calls}: ${await call(registry, pick)}`);
+  };
+  await calling(3);
 
-  log('stopping greeter-2');
-  await stopServer('greeter-2');
-  await until(() => !live.has('greeter-2'));
-  for (let i = 0; i < 3; i++) log(`call ${i + 4}: ${await call(registry, pick)}`);
+  let asked = Date.now();
+  log(`${KILLED} is SIGKILLed: no goodbye, so it stays listed until its ttl (${GREETER_TTL / 1000} s) runs out`);
+  control.kill(KILLED);
+  await until(() => !live.has(KILLED));
+  log(`saw ${KILLED} gone ${((Date.now() - asked) / 1000).toFixed(1)} s after the kill`);
+  await calling(2);
+
+  asked = Date.now();
+  log(`${STOPPED} stops gracefully: it says goodbye`);
+  control.stop(STOPPED);
+  await until(() => !live.has(STOPPED));
+  log(`saw ${STOPPED} gone ${((Date.now() - asked) / 1000).toFixed(1)} s after the stop`);
+  await calling(2);
 
   watcher.stop();
   await watching;
 }
 
-/** Everything in this process: the memory adapter, or whatever ROLLCALL_REGISTRY names. */
-async function inProcess(target: string | undefined): Promise<void> {
-  const servers = await createRegistry(target);
-  const clientRegistry = await createRegistry(target);
-  log(`registry: ${servers.kind}`);
-  const greeters = await Promise.all(IDS.map((id) => startGreeter(servers, id, process.env.DEMO_HOST)));
-  for (const g of greeters) log(`${g.id} listening on ${g.address} and registered`);
-  await client(clientRegistry, async (id) => greeters.find((g) => g.id === id)?.stop());
-  await Promise.all(greeters.filter((g) => g.id !== 'greeter-2').map((g) => g.stop()));
-  await Promise.all([servers.close(), clientRegistry.close()]);
+/** A greeter in a child process (here or on a namespace host), stopped with a goodbye or killed. */
+function greeterChild(id: string, child: ChildProcess) {
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let stopped = false;
+  child.stdin?.on('error', () => {}); // a killed greeter no longer reads
+  const ready = new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (l) => l.startsWith('ready ') && resolve(l.slice(6)));
+    child.once('exit', (code) => reject(new Error(`${id} exited (${code}) before it was ready`)));
+  });
+  return {
+    id,
+    ready,
+    kill: () => {
+      child.kill('SIGKILL');
+      return exited;
+    },
+    stop: () => {
+      if (!stopped) child.stdin?.end('stop\n');
+      stopped = true;
+      return exited;
+    },
+  };
 }
 
-/** The mDNS demo: greeters on three namespace hosts, the client on a fourth. */
+/** Memory: servers and client share one process; a crash stands in for SIGKILL. */
+async function onMemory(): Promise<void> {
+  log('registry: memory, everything in this process (a crashed registry stands in for SIGKILL)');
+  const registries = await Promise.all(IDS.map(() => createRegistry('memory://demo')));
+  const greeters = await Promise.all(IDS.map((id, i) => startGreeter(registries[i] as Registry, id)));
+  for (const g of greeters) log(`${g.id} listening on ${g.address} and registered`);
+  const clientRegistry = await createRegistry('memory://demo');
+  const byId = (id: string) => IDS.indexOf(id as (typeof IDS)[number]);
+  await client(clientRegistry, {
+    kill: (id) => crash(registries[byId(id)] as Registry),
+    stop: (id) => void greeters[byId(id)]?.stop(),
+  });
+  await Promise.all([...registries, clientRegistry].map((r) => r.close()));
+}
+
+/** Consul: a dev agent unless an address is given; greeters as child processes on 127.0.0.1. */
+async function onConsul(address: string | undefined): Promise<void> {
+  let agent: Awaited<ReturnType<typeof startDevConsul>> | undefined;
+  if (!address) {
+    const bin = findConsul();
+    if (!bin)
+      throw new Error('no consul binary (install Consul, or run scripts/peers/consul.sh); or point at an agent with --address host:8500');
+    agent = await startDevConsul(bin);
+    address = agent.address;
+    log(`registry: consul, a dev agent started for the demo on ${address} (pid ${agent.pid})`);
+    log('         (to use a real agent: npm run demo -- --registry consul --address 10.0.0.2:8500)');
+  } else log(`registry: consul at ${address}`);
+  const env = { ...process.env, ROLLCALL_REGISTRY: 'consul', ROLLCALL_REGISTRY_ADDRESS: address, GREETER_STDIN_CONTROL: '1' };
+  const children = IDS.map((id) =>
+    greeterChild(
+      id,
+      spawn(process.execPath, ['--import', 'tsx', here('./greeter.ts'), id, '127.0.0.1'], { env, stdio: ['pipe', 'pipe', 'inherit'] }),
+    ),
+  );
+  try {
+    for (const g of children) log(`${g.id} (child process) listening on ${await g.ready} and registered`);
+    const registry = await createRegistry({ kind: 'consul', address });
+    const find = (id: string) => children.find((g) => g.id === id);
+    await client(registry, { kill: (id) => void find(id)?.kill(), stop: (id) => void find(id)?.stop() });
+    await registry.close();
+  } finally {
+    await Promise.all(children.map((g) => g.stop()));
+    await agent?.stop();
+  }
+}
+
+/** mDNS: greeters on three namespace hosts, the client on a fourth. */
 async function onLan(): Promise<void> {
   const lan = createDemoLan(['g1', 'g2', 'g3', 'client']);
   try {
@@ -89,28 +176,19 @@ async function onLan(): Promise<void> {
       (typeof lan.hosts)[0],
     ];
     log(`registry: mdns, on a LAN of network namespaces (${lan.subnet}): three greeter hosts and a client host on one bridge`);
-    const servers = await Promise.all(
-      [g1, g2, g3].map(async (host, i) => {
-        const id = IDS[i] as string;
-        const child = lan.run(host, here('./greeter.ts'), [id, host.address]);
-        const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-        const ready = await new Promise<string>((resolve, reject) => {
-          lines.on('line', (line) => line.startsWith('ready ') && resolve(line.slice(6)));
-          child.once('exit', (code) => reject(new Error(`${id} exited (${code}) before it was ready`)));
-        });
-        log(`${id} on host ${host.name} (${host.address}) listening on ${ready} and registered`);
-        const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-        const stop = () => {
-          child.stdin?.write('stop\n');
-          return exited;
-        };
-        return { id, child, stop };
-      }),
-    );
+    const env = { DEMO_EPOCH: String(epoch), GREETER_STDIN_CONTROL: '1' };
+    const servers = [g1, g2, g3].map((host, i) => {
+      const id = IDS[i] as string;
+      return { host, ...greeterChild(id, lan.run(host, here('./greeter.ts'), [id, host.address], env)) };
+    });
+    for (const s of servers) log(`${s.id} on host ${s.host.name} (${s.host.address}) listening on ${await s.ready} and registered`);
     log(`client on host ${clientHost.name} (${clientHost.address})`);
-    const child = lan.run(clientHost, here('./demo.ts'), ['--client']);
+    const child = lan.run(clientHost, here('./demo.ts'), ['--client'], env);
     for await (const line of createInterface({ input: child.stdout as NodeJS.ReadableStream })) {
-      if (line.startsWith('@stop ')) void servers.find((s) => s.id === line.slice(6))?.stop();
+      const [verb, id] = line.split(' ');
+      const server = servers.find((s) => s.id === id);
+      if (verb === '@kill') void server?.kill();
+      else if (verb === '@stop') void server?.stop();
       else console.log(line);
     }
     await Promise.all(servers.map((s) => s.stop()));
@@ -119,26 +197,37 @@ async function onLan(): Promise<void> {
   }
 }
 
+function chooseKind(flag: string | undefined): RegistryKind {
+  const chosen = (flag || process.env.ROLLCALL_REGISTRY || process.env.MICRO_REGISTRY || 'mdns').trim().split(':')[0] as RegistryKind;
+  if (!(['memory', 'mdns', 'gossip', 'consul'] as string[]).includes(chosen)) throw new Error(`unknown registry ${JSON.stringify(chosen)}`);
+  return chosen;
+}
+
 async function main(): Promise<void> {
   const watchdog = setTimeout(() => {
-    console.error('[demo] did not finish within 45 s');
+    console.error('[demo] did not finish within 60 s');
     process.exit(1);
-  }, 45_000);
+  }, 60_000);
   watchdog.unref();
-  if (process.argv.includes('--client')) {
-    const registry = await createRegistry();
-    await client(registry, async (id) => void console.log(`@stop ${id}`));
+  const { values } = parseArgs({ options: { registry: { type: 'string' }, address: { type: 'string' }, client: { type: 'boolean' } } });
+  if (values.client) {
+    const registry = await createRegistry({ kind: 'mdns' });
+    await client(registry, { kill: (id) => console.log(`@kill ${id}`), stop: (id) => console.log(`@stop ${id}`) });
     await registry.close();
     return;
   }
-  const chosen = (process.env.ROLLCALL_REGISTRY || process.env.MICRO_REGISTRY || '').trim();
-  // A bare `memory` would give each registry a private store: the demo's two share one.
-  if (chosen && !chosen.startsWith('mdns')) await inProcess(chosen === 'memory' ? 'memory://demo' : undefined);
+  const kind = chooseKind(values.registry);
+  if (!availableKinds().includes(kind)) {
+    log(`note: the ${kind} adapter is not in this version yet (available: ${availableKinds().join(', ')}); running on memory`);
+    await onMemory();
+  } else if (kind === 'consul')
+    await onConsul(values.address ?? process.env.ROLLCALL_REGISTRY_ADDRESS ?? process.env.MICRO_REGISTRY_ADDRESS);
+  else if (kind === 'memory') await onMemory();
   else if (lanPossible()) await onLan();
   else {
-    log('note: the mDNS demo builds its own LAN of network namespaces, which needs root on Linux;');
-    log('note: running on the memory adapter in one process instead (nothing is multicast here)');
-    await inProcess('memory://demo');
+    log('note: the mDNS demo builds its own LAN of network namespaces, which needs root on Linux');
+    log('note: so it runs on the memory adapter in one process instead (nothing is multicast)');
+    await onMemory();
   }
   log('done');
 }
@@ -146,7 +235,7 @@ async function main(): Promise<void> {
 main().then(
   () => process.exit(0),
   (error) => {
-    console.error(error);
+    console.error(`[demo] ${error instanceof Error ? error.message : error}`);
     process.exit(1);
   },
 );

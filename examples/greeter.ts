@@ -1,13 +1,18 @@
 /**
- * A greeter HTTP server that registers itself, the way a real service would: listen first, then
- * register the address it really got, deregister on shutdown.
+ * A greeter HTTP server that registers itself, the way a real service does: listen first, then
+ * register the address it really got, say goodbye on shutdown.
  *
- * Run directly (`tsx examples/greeter.ts <id> <host>`) it is one process of the LAN demo: it
- * registers on the registry the environment names, prints `ready <address>`, and stops with a
- * goodbye when told `stop` on stdin (or on SIGTERM).
+ *   npx tsx examples/greeter.ts [id] [host]
+ *
+ * With no configuration it registers over mDNS, so a client on another machine of the LAN finds it
+ * (examples/greeter-client.ts); `ROLLCALL_REGISTRY=consul://10.0.0.2:8500` puts it in Consul
+ * instead. `host` is the address to listen on and publish (default: this machine's first LAN
+ * IPv4 address). It prints `ready <address>` once registered and deregisters on Ctrl+C or SIGTERM
+ * (the demo, which sets GREETER_STDIN_CONTROL=1, also by a `stop` line on stdin).
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createRegistry, type Registration, type Registry } from '../src/index.js';
@@ -16,8 +21,12 @@ export interface Greeter {
   readonly id: string;
   readonly address: string;
   readonly registration: Registration;
+  /** Deregisters (a goodbye), then closes the server. */
   stop(): Promise<void>;
 }
+
+/** How long a greeter outlives a crash in the registry: short, so the demo shows it. */
+export const GREETER_TTL = Number(process.env.GREETER_TTL ?? 6_000);
 
 export async function startGreeter(registry: Registry, id: string, host = '127.0.0.1'): Promise<Greeter> {
   const server: Server = createServer((req, res) => {
@@ -35,7 +44,7 @@ export async function startGreeter(registry: Registry, id: string, host = '127.0
       endpoints: [{ name: 'Greeter.Hello', request: { name: 'name', type: 'string', values: null } }],
       nodes: [{ id, address, metadata: { protocol: 'http' } }],
     },
-    { ttl: 9_000 },
+    { ttl: GREETER_TTL },
   );
   return {
     id,
@@ -47,6 +56,15 @@ export async function startGreeter(registry: Registry, id: string, host = '127.0
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** The first non-internal IPv4 address: what another machine of the LAN reaches this one by. */
+function lanAddress(): string {
+  for (const addresses of Object.values(networkInterfaces())) {
+    const found = addresses?.find((a) => a.family === 'IPv4' && !a.internal);
+    if (found) return found.address;
+  }
+  return '127.0.0.1';
 }
 
 async function main(id: string, host: string): Promise<void> {
@@ -64,15 +82,17 @@ async function main(id: string, host: string): Promise<void> {
     return stopping;
   };
   process.once('SIGTERM', () => void stop());
+  process.once('SIGINT', () => void stop());
+  if (process.env.GREETER_STDIN_CONTROL !== '1') return; // the listening server keeps the process up
   for await (const line of createInterface({ input: process.stdin })) if (line.trim() === 'stop') await stop();
   // The demo went away without a word: leave as a crashed process would.
-  process.exit(0);
+  if (!stopping) process.exit(0);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const [id, host] = process.argv.slice(2);
-  main(id ?? 'greeter', host ?? '127.0.0.1').catch((error) => {
-    console.error(error);
+  main(id || `greeter-${process.pid}`, host || lanAddress()).catch((error) => {
+    console.error(error instanceof Error ? error.message : error);
     process.exit(1);
   });
 }

@@ -17,7 +17,7 @@ export interface DemoLan {
   hosts: DemoHost[];
   subnet: string;
   /** Starts `node --import tsx <script> ...args` inside a host; killed (by PID) when the LAN goes. */
-  run(host: DemoHost, script: string, args: string[]): ChildProcess;
+  run(host: DemoHost, script: string, args: string[], env?: NodeJS.ProcessEnv): ChildProcess;
   destroy(): void;
 }
 
@@ -77,10 +77,10 @@ export function createDemoLan(names: string[], thirdOctet = 240): DemoLan {
     return {
       hosts,
       subnet: `169.254.${thirdOctet}.0/24`,
-      run(host, script, args) {
+      run(host, script, args, env = {}) {
         const child = spawn('ip', ['netns', 'exec', host.netns, process.execPath, '--import', 'tsx', script, ...args], {
           stdio: ['pipe', 'pipe', 'inherit'],
-          env: { ...process.env, ROLLCALL_REGISTRY: 'mdns' },
+          env: { ...process.env, ...env, ROLLCALL_REGISTRY: 'mdns' },
         });
         children.add(child);
         child.once('exit', () => children.delete(child));
