@@ -108,6 +108,13 @@ function isUnknownService(status: number, text: string): boolean {
 
 const quote = JSON.stringify;
 
+/** A register that failed without an answer from the agent (aborted, unreachable) may still have been applied. */
+function mayHaveArrived(result: PromiseSettledResult<void> | undefined): boolean {
+  if (result?.status !== 'rejected') return false;
+  const error = result.reason as { name?: unknown } | undefined;
+  return isUnreachable(error) || error?.name === 'AbortError';
+}
+
 /** The owner id in an `/v1/agent/service/:id` answer, or undefined (another tool, an older rollcall, not JSON). */
 function ownerOf(text: string): string | undefined {
   try {
@@ -147,7 +154,10 @@ export class Registrar {
     const results = await Promise.allSettled(service.nodes.map((node) => this.#register(service, node, ttl, homes, signal)));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) {
-      await Promise.allSettled(service.nodes.filter((n) => homes.has(n.id)).map((n) => this.#goodbye(service, n, homes.get(n.id))));
+      // The agent may hold the nodes it confirmed and those whose answer never came (cut short, unreachable).
+      const maybe = service.nodes.filter((n, i) => homes.has(n.id) || mayHaveArrived(results[i]));
+      await Promise.allSettled(maybe.map((n) => this.#goodbye(service, n, homes.get(n.id))));
+      for (const n of maybe) if (homes.has(n.id) && this.homes.get(n.id) === homes.get(n.id)) this.homes.delete(n.id);
       throw failed.reason;
     }
     return {

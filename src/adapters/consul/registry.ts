@@ -6,7 +6,7 @@
  */
 import { AdapterBase } from '../../adapter.js';
 import { adapterLogger } from '../../diagnostics.js';
-import { RollcallError } from '../../errors.js';
+import { isRollcallError, RollcallError } from '../../errors.js';
 import type { RegistrationOps } from '../../registration.js';
 import type { Member, Registry, Service } from '../../registry.js';
 import { withoutNodes } from '../../service.js';
@@ -25,6 +25,10 @@ export class ConsulRegistry extends AdapterBase {
   readonly #registrar: Registrar;
   readonly #recovery: AgentRecovery;
   readonly #watch: ConsulWatch;
+  /** Aborts registrations in flight when the registry closes. */
+  readonly #stop = new AbortController();
+  /** Registrations in flight (settling, rollback included). */
+  readonly #puts = new Set<Promise<void>>();
 
   constructor(options: ConsulOptions, env: NodeJS.ProcessEnv) {
     const settings = resolveSettings(options, env);
@@ -65,7 +69,31 @@ export class ConsulRegistry extends AdapterBase {
   }
 
   protected put(service: Service, ttl: number, signal: AbortSignal | undefined): Promise<RegistrationOps> {
-    return this.#registrar.put(service, ttl, signal);
+    const stop = this.#stop.signal;
+    const task = this.#registrar.put(service, ttl, signal ? AbortSignal.any([signal, stop]) : stop).then(async (ops) => {
+      // Registered while the registry closed: take it back before the client goes.
+      if (this.closed) {
+        await ops.remove(service).catch(() => {});
+        throw this.#closedError(`register ${JSON.stringify(service.name)}`);
+      }
+      return ops;
+    });
+    // close() waits for this registration (and its rollback) before closing the client.
+    const settled = task.then(
+      () => {},
+      () => {},
+    );
+    this.#puts.add(settled);
+    void settled.finally(() => this.#puts.delete(settled));
+    // The caller hears CLOSED as soon as close() stops the registration, not after its rollback.
+    let onStop = () => {};
+    const stopped = new Promise<never>((_resolve, reject) => {
+      onStop = () => reject(this.#closedError(`register ${JSON.stringify(service.name)}`));
+      stop.addEventListener('abort', onStop, { once: true });
+    });
+    return Promise.race([this.#whileOpen(`register ${JSON.stringify(service.name)}`, task, signal), stopped]).finally(() =>
+      stop.removeEventListener('abort', onStop),
+    );
   }
 
   protected remove(service: Service): Promise<void> {
@@ -77,14 +105,14 @@ export class ConsulRegistry extends AdapterBase {
   }
 
   protected async lookup(name: string, signal: AbortSignal): Promise<readonly Service[]> {
-    const { data } = await this.#reader.health(name, { signal });
+    const { data } = await this.#whileOpen(`getService(${JSON.stringify(name)})`, this.#reader.health(name, { signal }), signal);
     if (data.dropped > 0) this.noteDrop(`unreadable instances or tags of ${JSON.stringify(name)}`, 'consul');
     return Object.freeze(data.services);
   }
 
   protected async summaries(signal: AbortSignal): Promise<Service[]> {
     if (this.#watch.complete()) return this.view.list();
-    const { data: catalog } = await this.#reader.catalog({ signal });
+    const { data: catalog } = await this.#whileOpen('listServices()', this.#reader.catalog({ signal }), signal);
     const names = [...catalog.keys()].filter((n) => n !== CONSUL_SERVICE);
     const out: Service[] = [];
     // A catalog name may have no passing instance: only a health read tells, one name at a time,
@@ -98,13 +126,32 @@ export class ConsulRegistry extends AdapterBase {
 
   async members(): Promise<Member[]> {
     this.assertOpen();
-    return this.#reader.members(undefined);
+    return this.#whileOpen('members()', this.#reader.members(undefined), undefined);
   }
 
   protected async shutdown(): Promise<void> {
     this.#recovery.close();
     this.#watch.close();
+    this.#stop.abort();
+    while (this.#puts.size > 0) await Promise.all(this.#puts);
     await this.#client.close();
+  }
+
+  /**
+   * A call that close() cut short rejects CLOSED: `UNAVAILABLE` would invite a retry on a
+   * registry that is gone. The caller's own abort stays an AbortError.
+   */
+  async #whileOpen<T>(what: string, call: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+    try {
+      return await call;
+    } catch (error) {
+      if (this.closed && !signal?.aborted && !isRollcallError(error, 'CLOSED')) throw this.#closedError(what, error);
+      throw error;
+    }
+  }
+
+  #closedError(what: string, cause?: unknown): RollcallError {
+    return new RollcallError('CLOSED', `${what}: the registry was closed`, { adapter: 'consul', ...(cause ? { cause } : {}) });
   }
 
   protected override extraStats(): Record<string, number | string> {
