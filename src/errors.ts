@@ -28,7 +28,12 @@ export type ErrorCode =
   /** A name or address is already claimed on the network (mDNS probing lost the tie-break). */
   | 'CONFLICT'
   /** The adapter or feature is not available (unknown kind, no multicast interface, ...). */
-  | 'UNSUPPORTED';
+  | 'UNSUPPORTED'
+  /**
+   * The service exists, but the selector's filters (version, metadata, endpoint) or marks of failed
+   * nodes leave no node to pick (Go Micro's `ErrNoneAvailable`); `NOT_FOUND` means no live node at all.
+   */
+  | 'NONE_AVAILABLE';
 
 const kBrand = Symbol.for('rollcall.error');
 

@@ -1,4 +1,15 @@
 export {
+  backoffDelay,
+  type CachedLookup,
+  type CachedRegistry,
+  type CacheEntryStatus,
+  type CacheOptions,
+  type CacheState,
+  type CacheStats,
+  type RetryOptions,
+  withCache,
+} from './cache.js';
+export {
   availableKinds,
   createRegistry,
   DEFAULT_KIND,
@@ -12,7 +23,15 @@ export {
 export { channels } from './diagnostics.js';
 export { type ErrorCode, isRollcallError, RollcallError, type RollcallErrorOptions } from './errors.js';
 export type * from './registry.js';
-export { createSelector, filterNodes, type SelectOptions } from './selector.js';
+export {
+  createSelector,
+  filterNodes,
+  type PickOptions,
+  type SelectOptions,
+  type Selector,
+  type SelectorOptions,
+  selectorFor,
+} from './selector.js';
 export {
   addressProblem,
   deepEqual,
@@ -25,4 +44,6 @@ export {
   type SizeLimits,
   splitHostPort,
 } from './service.js';
+export { gracefulShutdown, type ShutdownHandle, type ShutdownOptions } from './shutdown.js';
+export { latestOf, type VersionFilter, versionFilter } from './version-match.js';
 export { buildEvent } from './watcher.js';

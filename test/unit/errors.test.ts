@@ -14,6 +14,7 @@ const table: Array<[ErrorCode, boolean]> = [
   ['BAD_RESPONSE', false],
   ['CONFLICT', false],
   ['UNSUPPORTED', false],
+  ['NONE_AVAILABLE', false],
 ];
 
 describe('errors', () => {

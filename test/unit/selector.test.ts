@@ -35,11 +35,15 @@ describe('selector', () => {
       ['a', 'b'],
     );
   });
-  it('random picks only matching nodes; none matching is NOT_FOUND', () => {
+  it('random picks only matching nodes; none matching is NONE_AVAILABLE, no node at all NOT_FOUND', () => {
     const pick = createSelector({ metadata: { zone: 'y' } });
     for (let i = 0; i < 20; i++) assert.equal(pick([v1, v2]).id, 'b');
     assert.throws(
       () => createSelector({ version: '9' })([v1, v2]),
+      (e) => isRollcallError(e, 'NONE_AVAILABLE'),
+    );
+    assert.throws(
+      () => createSelector()([]),
       (e) => isRollcallError(e, 'NOT_FOUND'),
     );
   });
