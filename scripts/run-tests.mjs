@@ -56,7 +56,11 @@ const watchdog = join(root, 'scripts/test-leak-watchdog.mjs');
 // side by side. Everything not listed is timing-insensitive (or bounds generously) and runs
 // several at a time.
 const phases = [
-  { name: 'time bounds', concurrency: 3, match: ['consul/state-loss', 'consul/crash', 'consul/cluster-failover', 'consul/takeover'] },
+  {
+    name: 'time bounds',
+    concurrency: 3,
+    match: ['consul/state-loss', 'consul/crash', 'consul/cluster-failover', 'consul/takeover', 'client/shutdown', 'client/consul'],
+  },
   { name: 'load', concurrency: 1, match: ['consul/scale'] },
   // The Go peer collects answers for a fixed window: a starved host answers late and looks absent.
   { name: 'Go peer windows', concurrency: 1, match: ['mdns/go-interop'] },

@@ -7,7 +7,7 @@
  * @module
  */
 import { abortError, isRollcallError, RollcallError, throwIfAborted } from './errors.js';
-import { type Clock, clampDelay, type Timer } from './internal/clock.js';
+import { type Clock, systemClock, type Timer } from './internal/clock.js';
 import type {
   GetServiceOptions,
   ListServicesOptions,
@@ -152,9 +152,6 @@ export interface CachedRegistry extends Registry {
   stats(): CacheStats;
 }
 
-/** The watcher state of the hardening work (`syncing` | `live` | `blind`), read where a watcher has it. */
-type WatcherWithState = Watcher & { readonly state?: string };
-
 const DEFAULTS = {
   evictAfter: 60_000,
   evictMissingAfter: 5_000,
@@ -166,27 +163,6 @@ const DEFAULTS = {
 } as const;
 /** Sweeps per eviction period: an idle entry goes between 1x and (1 + 1/SWEEPS)x its period. */
 const SWEEPS = 4;
-
-/** The real clock, used when no `clock` option is given. */
-const realClock: Clock = {
-  now: () => performance.now(),
-  setTimeout(fn, ms, options) {
-    const handle = setTimeout(fn, clampDelay(ms));
-    if (!options?.ref) handle.unref();
-    const timer = {
-      cancel: () => clearTimeout(handle),
-      ref: () => {
-        handle.ref();
-        return timer;
-      },
-      unref: () => {
-        handle.unref();
-        return timer;
-      },
-    };
-    return timer;
-  },
-};
 
 /** Delay before retry number `attempt` (0-based): exponential, capped, with full jitter. */
 export function backoffDelay(attempt: number, initialDelay: number, maxDelay: number, random: () => number = Math.random): number {
@@ -204,7 +180,7 @@ class Entry {
   pendingCopy: Map<string, Service> | undefined;
   /** The cache has an answer to give (live or stale). */
   hasData = false;
-  watcher: WatcherWithState | undefined;
+  watcher: Watcher | undefined;
   /** The current watch has delivered the backend's state. */
   watchSynced = false;
   /** Sweep generation of the last lookup. */
@@ -219,7 +195,7 @@ class Entry {
   failed: Error | undefined;
   /** Clock time the copy was last known current (last change, or when the watch failed). */
   currentAt = 0;
-  /** Clock time the watch was first seen `blind` in its current spell. */
+  /** Clock time the watch went `blind` (the backend unreachable); undefined while it is not. */
   blindSince: number | undefined;
   /** Bumped on every change of `services`: selectors key derived lists on it. */
   revision = 0;
@@ -281,7 +257,7 @@ class WatchCache implements CachedRegistry {
     this.inner = registry;
     this.kind = registry.kind;
     this.capabilities = registry.capabilities;
-    this.#clock = options.clock ?? realClock;
+    this.#clock = options.clock ?? systemClock;
     const evictAfter = checkDuration(options.evictAfter ?? DEFAULTS.evictAfter, 'withCache: evictAfter');
     const evictMissingAfter = checkDuration(options.evictMissingAfter ?? DEFAULTS.evictMissingAfter, 'withCache: evictMissingAfter');
     this.#sweepEvery = Math.min(evictAfter, evictMissingAfter) / SWEEPS;
@@ -367,18 +343,15 @@ class WatchCache implements CachedRegistry {
   }
 
   #isStale(entry: Entry): boolean {
-    if (entry.watcher?.state === 'blind') {
-      entry.blindSince ??= this.#clock.now();
-      return true;
-    }
-    entry.blindSince = undefined;
+    if (entry.watcher?.state === 'blind') return true;
     // A watch that failed, or was reopened after a failure and has not answered yet: the old copy.
     return entry.failed !== undefined || !entry.watchSynced;
   }
 
   /** Milliseconds since the copy of a stale entry was last known current. */
   #staleFor(entry: Entry): number {
-    const since = entry.failed === undefined && entry.blindSince !== undefined ? entry.blindSince : entry.currentAt;
+    const since =
+      entry.failed === undefined && entry.blindSince !== undefined ? Math.max(entry.blindSince, entry.currentAt) : entry.currentAt;
     return Math.max(0, this.#clock.now() - since);
   }
 
@@ -418,7 +391,7 @@ class WatchCache implements CachedRegistry {
 
   #open(entry: Entry): void {
     entry.retryTimer = undefined;
-    let watcher: WatcherWithState;
+    let watcher: Watcher;
     try {
       watcher = this.inner.watch({ service: entry.name });
     } catch (error) {
@@ -429,6 +402,13 @@ class WatchCache implements CachedRegistry {
     entry.watcher = watcher;
     entry.watchSynced = false;
     entry.pendingCopy = new Map();
+    // A blind watch (backend unreachable) keeps the copy but makes it stale: note since when.
+    if (watcher.state === 'blind') entry.blindSince = this.#clock.now();
+    watcher.on('state', (state) => {
+      if (entry.watcher !== watcher) return;
+      if (state === 'blind') entry.blindSince ??= this.#clock.now();
+      else entry.blindSince = undefined;
+    });
     watcher.synced.then(
       // The last initial event reaches the pump a microtask after `synced` resolves: apply it first.
       () => queueMicrotask(() => this.#synced(entry, watcher)),
@@ -437,7 +417,7 @@ class WatchCache implements CachedRegistry {
     void this.#pump(entry, watcher);
   }
 
-  async #pump(entry: Entry, watcher: WatcherWithState): Promise<void> {
+  async #pump(entry: Entry, watcher: Watcher): Promise<void> {
     let error: Error | undefined;
     try {
       for (;;) {
@@ -463,7 +443,7 @@ class WatchCache implements CachedRegistry {
     if (target === entry.byVersion) this.#publish(entry);
   }
 
-  #synced(entry: Entry, watcher: WatcherWithState): void {
+  #synced(entry: Entry, watcher: Watcher): void {
     if (entry.watcher !== watcher || entry.watchSynced) return;
     entry.watchSynced = true;
     if (entry.pendingCopy) {

@@ -5,7 +5,7 @@
  * @module
  */
 import { constants } from 'node:os';
-import { type Clock, clampDelay, type Timer } from './internal/clock.js';
+import { type Clock, systemClock, type Timer } from './internal/clock.js';
 import type { Logger, Registration, Registry } from './registry.js';
 import { checkDuration } from './time.js';
 
@@ -68,26 +68,6 @@ const DEFAULT_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
 const DEFAULT_DRAIN_MS = 2_000;
 const DEFAULT_TIMEOUT_MS = 8_000;
 
-/** Timers that keep the process up while the shutdown runs: an idle loop must not exit 0 halfway. */
-const refClock: Clock = {
-  now: () => performance.now(),
-  setTimeout(fn, ms) {
-    const handle = setTimeout(fn, clampDelay(ms));
-    const timer: Timer = {
-      cancel: () => clearTimeout(handle),
-      ref: () => {
-        handle.ref();
-        return timer;
-      },
-      unref: () => {
-        handle.unref();
-        return timer;
-      },
-    };
-    return timer;
-  },
-};
-
 /**
  * Installs handlers for SIGINT and SIGTERM that shut the process down gracefully: `onSignal`, the
  * goodbye, `drainDelay`, `onDrained`, `registry.close()` — all within `timeout` — then the signal
@@ -104,7 +84,7 @@ export function gracefulShutdown(options: ShutdownOptions): ShutdownHandle {
   const signals = options.signals ?? DEFAULT_SIGNALS;
   const drainDelay = checkDuration(options.drainDelay ?? DEFAULT_DRAIN_MS, 'gracefulShutdown: drainDelay', { min: 0 });
   const timeout = checkDuration(options.timeout ?? DEFAULT_TIMEOUT_MS, 'gracefulShutdown: timeout');
-  const clock = options.clock ?? refClock;
+  const clock = options.clock ?? systemClock;
   const log = options.logger;
   const exit = options.exit ?? true;
   let running: Promise<void> | undefined;
