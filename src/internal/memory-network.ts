@@ -64,9 +64,10 @@ export class MemoryNetwork {
     this.#random = mulberry32(options.seed ?? 1);
   }
 
-  /** A transport at `address`, or at the next free `10.0.0.n:7946`. */
+  /** A transport at `address`, or at the next free `10.0.x.y:7946` (10.0.0.1, 10.0.0.2, ...). */
   createTransport(address?: Partial<Address>): MemoryTransport {
-    const full: Address = { host: address?.host ?? `10.0.0.${this.#nextHost++}`, port: address?.port ?? 7946 };
+    const n = this.#nextHost++;
+    const full: Address = { host: address?.host ?? `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`, port: address?.port ?? 7946 };
     const key = formatAddress(full);
     if (this.#transports.has(key)) throw new RollcallError('CONFLICT', `${key} is already in use on this network; pick another port`);
     const transport = new MemoryTransport(this, full);
