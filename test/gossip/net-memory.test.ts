@@ -297,3 +297,50 @@ describe('gossip net on the in-memory network', () => {
     assert.equal(await settle(clock, b.join([a.address])), 1);
   });
 });
+
+describe('gossip net fuzzing', () => {
+  it('random datagrams: never thrown, each one received, garbage counted as dropped', async () => {
+    const fc = await import('fast-check');
+    const { clock, network, node } = cluster({ latency: 0 });
+    const a = node('a');
+    const sender = network.createTransport();
+    sender.listen({ datagram: () => {}, stream: (s) => s.destroy() });
+    // Valid type bytes up front, so the decoders behind them are reached, not only the type switch.
+    const packet = fc.oneof(
+      fc.uint8Array({ maxLength: 64 }),
+      fc.tuple(fc.integer({ min: 0, max: 13 }), fc.uint8Array({ maxLength: 64 })).map(([t, rest]) => Uint8Array.from([t, ...rest])),
+    );
+    await fc.assert(
+      fc.asyncProperty(packet, async (bytes) => {
+        const received = a.net.stats.packetsReceived;
+        await sender.send(bytes, a.address);
+        await clock.runFor(1);
+        assert.equal(a.net.stats.packetsReceived, received + 1);
+      }),
+      { numRuns: 300, seed: 42 },
+    );
+    assert.ok(totalDropped(a.net.stats) > 200, `dropped ${totalDropped(a.net.stats)}`);
+  });
+
+  it('random streams in random chunks: every one ends (answered, dropped or timed out), none left open', async () => {
+    const fc = await import('fast-check');
+    const { clock, network, node } = cluster({ latency: 1 });
+    const a = node('a');
+    const chunked = fc.array(fc.uint8Array({ minLength: 1, maxLength: 16 }), { maxLength: 6 });
+    const stream = fc.oneof(
+      chunked,
+      fc.tuple(fc.constantFrom(0, 6, 8, 9, 10, 13), chunked).map(([t, chunks]) => [Uint8Array.of(t), ...chunks]),
+    );
+    await fc.assert(
+      fc.asyncProperty(stream, fc.boolean(), async (chunks, end) => {
+        const s = await rawStream(network, clock, a);
+        for (const c of chunks) await s.write(c);
+        if (end) await s.end();
+        await clock.runFor(1100); // past the stream timeout
+        assert.equal(a.net.openStreams, 0);
+      }),
+      { numRuns: 100, seed: 7 },
+    );
+    assert.ok(totalDropped(a.net.stats) > 50, `dropped ${totalDropped(a.net.stats)}`);
+  });
+});
