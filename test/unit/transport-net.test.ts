@@ -3,29 +3,11 @@ import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { isRollcallError } from '../../src/errors.js';
-import type { Clock } from '../../src/internal/clock.js';
+import { systemClock } from '../../src/internal/clock.js';
 import type { Datagram, Stream } from '../../src/internal/transport.js';
 import { bindNetTransport, type NetTransport } from '../../src/internal/transport-net.js';
 
-// The real clock arrives with the timers module; these tests need only now() and one-shot timers.
-const clock: Clock = {
-  now: () => performance.now(),
-  setTimeout(fn, ms) {
-    const handle = setTimeout(fn, ms);
-    const timer = {
-      cancel: () => clearTimeout(handle),
-      ref() {
-        handle.ref();
-        return timer;
-      },
-      unref() {
-        handle.unref();
-        return timer;
-      },
-    };
-    return timer;
-  },
-};
+const clock = systemClock;
 
 const opened: NetTransport[] = [];
 after(async () => {
