@@ -23,6 +23,8 @@ export interface RegistrationOps {
   remove(service: Service): Promise<void>;
   /** Stops anything the adapter runs for this registration without a goodbye (crash, close). */
   stop?(service: Service): void;
+  /** Receives the handle once it exists, for adapters that emit its events (mdns: `renamed`). */
+  attach?(registration: RegistrationHandle): void;
 }
 
 export interface RegistrationContext {
@@ -55,6 +57,7 @@ export class RegistrationHandle extends EventEmitter<RegistrationEvents> impleme
     this.#ops = ops;
     this.#ctx = ctx;
     if (ops.renew) this.#schedule(this.interval);
+    ops.attach?.(this);
   }
 
   get service(): Service {

@@ -191,6 +191,23 @@ export interface RegistrationEvents {
   lost: [error: RollcallError];
   /** The registration is back in the backend after a `lost`. */
   restored: [];
+  /**
+   * Another host holds the name a node was published under, so the adapter gave the node another
+   * name on the network (mdns: the DNS-SD instance `api-1` becomes `api-1 (2)`, RFC 6762 §9). The
+   * node id, its address and what lookups return are unchanged; tools that browse by instance
+   * name (avahi-browse, dns-sd) show the new name. A rename while `register()` was still probing
+   * is emitted just after it resolves.
+   */
+  renamed: [rename: NodeRename];
+}
+
+/** What a {@link RegistrationEvents.renamed} event reports. */
+export interface NodeRename {
+  readonly nodeId: string;
+  /** The name lost to the other host. */
+  readonly from: string;
+  /** The name the node is published under now. */
+  readonly to: string;
 }
 
 /**

@@ -5,7 +5,7 @@
  * Requests: `{ id, method, params }`; answers: `{ id, result }` or `{ id, error }`.
  * Watch events stream as `{ watch, event }`, then `{ watch, synced: true }` once, and `{ watch, end, error? }`;
  * the watcher's state as `{ watch, state, reason? }`, first when it starts and then on every change.
- * Registration events stream as `{ registration, event: 'lost' | 'restored', message? }`.
+ * Registration events stream as `{ registration, event: 'lost' | 'restored' | 'renamed', message?, rename? }`.
  */
 import { createInterface } from 'node:readline';
 import { createRegistry, type Registration, type Registry, type Watcher } from '../../src/index.js';
@@ -37,6 +37,7 @@ async function handle({ method, params }: Message): Promise<unknown> {
       registrations.set(handleId, reg);
       reg.on('lost', (error) => out({ registration: handleId, event: 'lost', message: error.message }));
       reg.on('restored', () => out({ registration: handleId, event: 'restored' }));
+      reg.on('renamed', (rename) => out({ registration: handleId, event: 'renamed', rename }));
       return { handle: handleId, service: reg.service, ttl: reg.ttl };
     }
     case 'registration.deregister':

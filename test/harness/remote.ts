@@ -12,6 +12,7 @@ import {
   type GetServiceOptions,
   type ListServicesOptions,
   type Member,
+  type NodeRename,
   type RegisterOptions,
   type Registration,
   type RegistrationEvents,
@@ -158,6 +159,7 @@ export class RemoteRegistry implements Registry {
       const reg = this.#registrations.get(message.registration);
       if (message.event === 'lost') reg?.emit('lost', new RollcallError('UNAVAILABLE', String(message.message)));
       if (message.event === 'restored') reg?.emit('restored');
+      if (message.event === 'renamed') reg?.emit('renamed', message.rename as NodeRename);
     }
   }
 

@@ -55,6 +55,15 @@ function localName(id: string): string {
   return `\u0000${id}`;
 }
 
+function isLocal(fname: string): boolean {
+  return fname.charCodeAt(0) === 0;
+}
+
+function hasLocal(owners: Iterable<string>): boolean {
+  for (const fname of owners) if (isLocal(fname)) return true;
+  return false;
+}
+
 export class Assembler {
   readonly #h: AssemblerHost;
   /** folded instance -> what it currently contributes to the view. */
@@ -167,6 +176,9 @@ export class Assembler {
     let owners = this.#owners.get(entry.key);
     if (!owners) this.#owners.set(entry.key, (owners = new Set()));
     owners.add(fname);
+    // Our own node is first-hand: what the wire says about the same node (a conflicting or forged
+    // record, a twin renamed on another host) is kept in the cache but never replaces it.
+    if (!isLocal(fname) && hasLocal(owners)) return;
     this.#h.view.putNode(entry.service, entry.service.nodes[0] as Node);
   }
 
@@ -221,6 +233,8 @@ export class Assembler {
     this.#instances.delete(fname);
     const owners = this.#owners.get(before.key);
     owners?.delete(fname);
+    // A heard twin of our own node leaves the view as it was: it never was in it.
+    if (!isLocal(fname) && owners && hasLocal(owners)) return;
     const other = owners && owners.size > 0 ? this.#instances.get(owners.values().next().value as string) : undefined;
     if (owners?.size === 0) this.#owners.delete(before.key);
     const node = before.service.nodes[0];

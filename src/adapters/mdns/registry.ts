@@ -10,8 +10,8 @@ import { AdapterBase } from '../../adapter.js';
 import { adapterLogger } from '../../diagnostics.js';
 import { abortError, throwIfAborted } from '../../errors.js';
 import { clampDelay } from '../../internal/clock.js';
-import type { RegistrationOps } from '../../registration.js';
-import type { Service } from '../../registry.js';
+import type { RegistrationHandle, RegistrationOps } from '../../registration.js';
+import type { NodeRename, Service } from '../../registry.js';
 import { Browser } from './browser.js';
 import type { Codec } from './codec.js';
 import { attribute, diffInterfaces, interfacesKey, listInterfaces, type NetInterface, noInterfaceError } from './interfaces.js';
@@ -31,6 +31,11 @@ const MAX_SOURCES = 1024;
 const LINK_ERRORS = new Set(['ENETUNREACH', 'EHOSTUNREACH', 'ENETDOWN', 'EADDRNOTAVAIL', 'ENODEV', 'EPERM', 'ENOBUFS']);
 
 const now = () => performance.now();
+
+interface RenameSink {
+  handle: RegistrationHandle | undefined;
+  pending: NodeRename[];
+}
 const resolved = Promise.resolve();
 
 export class MdnsRegistry extends AdapterBase {
@@ -48,6 +53,8 @@ export class MdnsRegistry extends AdapterBase {
   readonly #buckets = new Map<string, { tokens: number; at: number }>();
   /** Source address -> the interface it is on-link for (null: off-link); cleared when interfaces change. */
   readonly #sources = new Map<string, NetInterface | null>();
+  /** Registration owner -> where its rename events go (the handle, once register() resolved). */
+  readonly #renameSinks = new WeakMap<object, RenameSink>();
   #packetsReceived = 0;
   #socketErrors = 0;
 
@@ -97,6 +104,7 @@ export class MdnsRegistry extends AdapterBase {
         live: (id, service) => this.#browser.localLive(id, service),
         gone: (id) => this.#browser.localGone(id),
       },
+      renamed: (owner, rename) => this.#renamed(owner, rename),
     });
     this.#browser = new Browser({
       codec: this.#codec,
@@ -216,9 +224,19 @@ export class MdnsRegistry extends AdapterBase {
 
   // --- AdapterBase ---
 
+  /** Tells the registration a node was renamed; one still probing hears it once `register()` resolved. */
+  #renamed(owner: object, rename: NodeRename): void {
+    const sink = this.#renameSinks.get(owner);
+    if (!sink) return;
+    if (sink.handle) sink.handle.emit('renamed', rename);
+    else sink.pending.push(rename);
+  }
+
   protected async put(service: Service, ttl: number, signal: AbortSignal | undefined): Promise<RegistrationOps> {
     throwIfAborted(signal);
     const owner = {};
+    const sink: RenameSink = { handle: undefined, pending: [] };
+    this.#renameSinks.set(owner, sink);
     const seconds = Math.max(1, Math.ceil(ttl / 1000));
     // Every node is encoded (and refused if it does not fit) before any is published.
     const publish = (s: Service) => this.#responder.prepare(s, seconds, owner).map((commit) => commit().established);
@@ -237,6 +255,14 @@ export class MdnsRegistry extends AdapterBase {
       // The core ends a handle (stop) immediately before it says goodbye (remove) on deregistration:
       // withdrawing on the next turn lets a goodbye that follows at once still find the nodes.
       stop: (s) => void setImmediate(() => this.#responder.withdraw(s, owner)),
+      // After the caller's `await register()` continues, so a listener added right there hears it.
+      attach: (handle) => {
+        sink.handle = handle;
+        if (sink.pending.length > 0)
+          setImmediate(() => {
+            for (const rename of sink.pending.splice(0)) handle.emit('renamed', rename);
+          });
+      },
     };
   }
 

@@ -6,7 +6,7 @@
  * @module
  */
 import { RollcallError } from '../../errors.js';
-import type { Logger, Node, Service } from '../../registry.js';
+import type { Logger, Node, NodeRename, Service } from '../../registry.js';
 import { ANNOUNCE_COUNT, Announcer } from './announcer.js';
 import { Answerer, type Arrival, type RecordIndex } from './answers.js';
 import { type Codec, txtBytes } from './codec.js';
@@ -39,6 +39,8 @@ export interface ResponderHost {
    * each update) until it is withdrawn. Our own multicasts never come back to us (see OwnEchoes).
    */
   local: { live(id: string, service: Service): void; gone(id: string): void };
+  /** A conflict with another host renamed a node of the registration `owner` (reported to it: log, stats, event). */
+  renamed(owner: object, rename: NodeRename): void;
 }
 
 export type { Arrival } from './answers.js';
@@ -304,10 +306,13 @@ export class Responder implements RecordIndex {
     let attempt = renameAttempt(pub.label) + 1;
     let label = renamedLabel(pub.label, attempt);
     while (this.#instances.has(foldName(this.#h.codec.instanceName(label, pub.service)))) label = renamedLabel(pub.label, ++attempt);
-    this.#h.log.info({ from: pub.instance, to: this.#h.codec.instanceName(label, pub.service) }, 'mDNS name conflict: renamed');
+    const from = pub.instance;
+    const to = this.#h.codec.instanceName(label, pub.service);
+    this.#h.log.warn({ service: pub.service.name, nodeId: pub.node.id, from, to }, 'mDNS name taken by another host: node renamed');
     this.renames++;
     pub.setLabel(label);
     this.#index(pub);
+    this.#h.renamed(pub.owner, { nodeId: pub.node.id, from, to });
   }
 
   async #probeHost(host: HostEntry): Promise<void> {
