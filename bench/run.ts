@@ -8,6 +8,9 @@ const suites: Record<string, () => Promise<unknown>> = {
     await (await import('./mdns/read.bench.js')).run();
     await (await import('./mdns/discovery.bench.js')).run();
   },
+  gossip: async () => {
+    await (await import('./gossip/broadcast.bench.js')).run();
+  },
   consul: async () => {
     await (await import('./consul/latency.bench.js')).run();
     await (await import('./consul/scale.bench.js')).run();
