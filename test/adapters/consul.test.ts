@@ -26,5 +26,12 @@ if (agent) {
     create: () => createRegistry({ kind: 'consul', address }),
     crash: async (registry) => crashConsulRegistry(registry),
     timing: { ttl: 3_000, propagation: 3_000, expiry: 6_000, concurrency: 100, churnOps: 100 },
+    // Every registry of the suite shares the one agent: killing it blinds them all, and the
+    // restarted agent (same ports, empty) is the one they find again, after at most one backoff.
+    blindness: {
+      cut: async () => (agent as DevAgent).kill(),
+      restore: async () => (agent as DevAgent).restart(),
+      notice: 20_000,
+    },
   });
 } else describe('conformance: consul', { skip: unavailable }, () => {});

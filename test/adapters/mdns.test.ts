@@ -4,9 +4,11 @@
  * Timings allow for probing (about 1 s before a name is announced) and the one-second rate limit.
  */
 import { after, it } from 'node:test';
+import type { Registry } from '../../src/index.js';
 import { testRegistry } from '../conformance/suite.js';
 import type { RemoteRegistry } from '../harness/remote.js';
 import { type LanRegistries, lanRegistries, lanSkipReason } from '../mdns/lan-registries.js';
+import type { LanHost } from '../peers/lan.js';
 
 const skip = lanSkipReason();
 if (skip) {
@@ -21,6 +23,13 @@ if (skip) {
     if (env) await (await env).destroy();
   });
   let current: LanRegistries | undefined;
+  const hostOfRegistry = (registry: Registry): LanHost => {
+    const lan = current as LanRegistries;
+    const address = lan.hostOf(registry);
+    const host = Object.values(lan.lan.hosts).find((h) => h.address === address);
+    if (!host) throw new Error(`no LAN host has address ${address}`);
+    return host;
+  };
   testRegistry({
     name: 'mdns (dns-sd) across LAN hosts',
     create: async () => {
@@ -36,5 +45,11 @@ if (skip) {
       return lanNow.create(Object.values(lanNow.lan.hosts).find((h) => h.address === address));
     },
     timing: { ttl: 3000, propagation: 8000, expiry: 6000, concurrency: 100, churnOps: 24 },
+    // Unplugging the cable of a registry's host leaves it without a usable interface (checked every 2 s).
+    blindness: {
+      cut: (registry) => hostOfRegistry(registry).linkDown('cable'),
+      restore: (registry) => hostOfRegistry(registry).linkUp(),
+      notice: 10_000,
+    },
   });
 }

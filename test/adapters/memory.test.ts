@@ -9,4 +9,5 @@ testRegistry({
   create: () => createRegistry({ kind: 'memory', name: store }),
   crash: async (registry) => crash(registry),
   timing: { ttl: 300, propagation: 1_000, expiry: 1_500, concurrency: 100, churnOps: 200 },
+  blindness: 'never',
 });

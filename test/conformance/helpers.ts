@@ -88,6 +88,15 @@ function summarize(events: WatchEvent[]): string {
   return `${events.length} total; last: ${last.join('; ') || 'none'}`;
 }
 
+/** Rejects with `what` if `promise` has not settled within `ms`. */
+export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 /** Polls `check` until it returns true, or rejects after `timeout` ms. */
 export async function eventually(check: () => boolean | Promise<boolean>, timeout: number, what: string, every = 25): Promise<void> {
   const deadline = Date.now() + timeout;

@@ -6,8 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
-import { isRollcallError, type Registry, type RegistryStats } from '../../src/index.js';
-import { eventually, Recorder, recordedState, registryState, service, uniqueName } from './helpers.js';
+import { isRollcallError, type Registry, type RegistryStats, RollcallError, type WatchState } from '../../src/index.js';
+import { eventually, Recorder, recordedState, registryState, service, uniqueName, within } from './helpers.js';
 
 export interface ConformanceTiming {
   /** TTL given to registrations whose expiry is tested, in ms. */
@@ -39,6 +39,19 @@ export interface ConformanceTarget {
    */
   createBeside?(registry: Registry): Promise<Registry>;
   timing: ConformanceTiming;
+  /**
+   * How to take `registry`'s backend away and give it back, for the watch-state test (consul:
+   * stop the agent; mdns: unplug the cable of the registry's host). `'never'` for adapters that
+   * cannot be blind (memory); left out, the test is skipped with a notice.
+   */
+  blindness?: Blindness | 'never';
+}
+
+export interface Blindness {
+  cut(registry: Registry): Promise<void>;
+  restore(registry: Registry): Promise<void>;
+  /** Longest until a watcher notices either change. */
+  notice: number;
 }
 
 export function testRegistry(target: ConformanceTarget): void {
@@ -360,6 +373,84 @@ export function testRegistry(target: ConformanceTarget): void {
       assert.deepEqual([...inScope(recordedState(rec))].sort(), [...truth].sort(), 'the replayed events equal the registry state');
       assert.deepEqual([...truth].sort(), [...expected].sort(), 'the registry holds exactly the live registrations');
     });
+
+    it('watch state: synced resolves for a watch nobody iterates; syncing, then live', async (t) => {
+      const [a, b] = (await open(t, 2)) as [Registry, Registry];
+      const name = uniqueName('state');
+      await a.register(service(name, [{ id: `${name}-1`, port: 7801 }], '1.0.0', hostOf(a)));
+      await eventually(async () => (await b.getService(name).catch(() => [])).length > 0, timing.propagation, 'the service visible');
+      const watcher = b.watch({ service: name });
+      t.after(() => watcher.stop());
+      assert.ok(['syncing', 'live'].includes(watcher.state), `a new watch is syncing or live, not ${watcher.state}`);
+      await within(watcher.synced, timing.propagation, 'synced of a watch nobody iterates');
+      await eventually(() => watcher.state === 'live', timing.propagation, 'the watch to be live');
+      const first = await within(watcher.next(), timing.propagation, 'the first event after synced');
+      assert.ok(
+        first.value?.type === 'create' && first.value.service.nodes[0]?.id === `${name}-1`,
+        'the snapshot waited as the first event',
+      );
+      const stats = await statsOf(b);
+      assert.equal(stats.watchersBlind, 0);
+      assert.equal(stats.watchersSyncing, 0);
+    });
+
+    const blindness = target.blindness;
+    if (blindness === 'never') {
+      it('watch state: live from the first moment and never blind', async (t) => {
+        const [a] = (await open(t, 1)) as [Registry];
+        const watcher = a.watch();
+        t.after(() => watcher.stop());
+        const told: WatchState[] = [];
+        watcher.on('state', (state) => told.push(state));
+        assert.equal(watcher.state, 'live');
+        const name = uniqueName('never');
+        const reg = await a.register(service(name, [{ id: `${name}-1`, port: 7901 }], '1.0.0', hostOf(a)));
+        await reg.deregister();
+        await watcher.synced;
+        assert.deepEqual(told, [], 'no state change');
+        const stats = await statsOf(a);
+        assert.deepEqual([stats.watchersBlind, stats.blindPeriods], [0, 0]);
+      });
+    } else {
+      it('watch state: blind while the backend is unreachable, live again when it returns', {
+        skip: blindness ? false : `${target.name} gives no way to cut its backend`,
+      }, async (t) => {
+        if (!blindness) return;
+        const [a, b] = (await open(t, 2)) as [Registry, Registry];
+        const name = uniqueName('blind');
+        const rec = new Recorder(b.watch({ service: name }));
+        t.after(() => rec.stop());
+        const told: WatchState[] = [];
+        rec.watcher.on('state', (state) => told.push(state));
+        await rec.watcher.synced;
+        await eventually(() => rec.watcher.state === 'live', timing.propagation, 'the watch to be live');
+        await a.register(service(name, [{ id: `${name}-1`, port: 7911 }], '1.0.0', hostOf(a)));
+        await rec.until((r) => r.nodeIds(name).length === 1, timing.propagation, 'create');
+
+        let restored = false;
+        t.after(async () => {
+          if (!restored) await blindness.restore(b);
+        });
+        await blindness.cut(b);
+        await eventually(() => rec.watcher.state === 'blind', blindness.notice, 'the watch to be blind');
+        assert.ok(rec.watcher.blindReason instanceof RollcallError, 'a blind watch says why');
+        const blind = await statsOf(b);
+        assert.ok(
+          blind.watchersBlind >= 1 && blind.blindPeriods >= 1,
+          `stats count it: ${blind.watchersBlind} blind, ${blind.blindPeriods} periods`,
+        );
+
+        await blindness.restore(b);
+        restored = true;
+        await eventually(() => rec.watcher.state === 'live', blindness.notice, 'the watch to be live again');
+        assert.equal(rec.watcher.blindReason, undefined);
+        assert.deepEqual(told.slice(-2), ['blind', 'live'], `told: ${told.join(', ')}`);
+        // It sees again: a change made after the return reaches it.
+        await a.register(service(name, [{ id: `${name}-2`, port: 7912 }], '1.0.0', hostOf(a)));
+        await rec.until((r) => r.nodeIds(name).includes(`${name}-2`), blindness.notice, 'a node registered after the return');
+        assert.equal((await statsOf(b)).watchersBlind, 0);
+      });
+    }
 
     it('validation: bad input is rejected with a typed error naming the field, and nothing is stored', async (t) => {
       const [a] = (await open(t, 1)) as [Registry];

@@ -27,6 +27,8 @@ export interface AggregateHost {
   /** Reads one service and puts the answer in the view. */
   reread(name: string, signal: AbortSignal): Promise<void>;
   onReadError(name: string, error: unknown): void;
+  /** The health query answered. */
+  onAnswer(): void;
   onError(error: unknown, attempt: number): void;
 }
 
@@ -77,7 +79,10 @@ export class AggregateFollower {
         const answer = await reader.checks({ index, wait, signal, lane: 'watch' });
         return { data: answer.data, index: answer.index };
       },
-      onData: (checks, index) => this.#onChecks(checks, index),
+      onData: (checks, index) => {
+        this.#host.onAnswer();
+        return this.#onChecks(checks, index);
+      },
       onError: (error, attempt) => this.#host.onError(error, attempt),
     }).start();
   }

@@ -60,6 +60,7 @@ export class ConsulRegistry extends AdapterBase {
       onDrop: (reason, count) => {
         for (let i = 0; i < count; i++) this.noteDrop(reason, 'consul');
       },
+      onBlind: (reason) => this.view.hub.setBlind(reason),
     });
   }
 

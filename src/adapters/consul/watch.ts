@@ -8,6 +8,7 @@
  * after its last heartbeat, long before Consul's reaper removes it from the catalog.
  * @module
  */
+import { RollcallError } from '../../errors.js';
 import type { Service } from '../../registry.js';
 import { deepEqual } from '../../service.js';
 import type { ServiceView } from '../../view.js';
@@ -23,6 +24,8 @@ export interface WatchContext {
   view: ServiceView;
   onBackendError(error: unknown, message: string): void;
   onDrop(reason: string, count: number): void;
+  /** Watchers cannot see Consul (`reason`), or can again (undefined). Called on every change. */
+  onBlind(reason: RollcallError | undefined): void;
 }
 
 interface Followed {
@@ -61,6 +64,8 @@ export class ConsulWatch {
   #aggregate: AggregateFollower | undefined;
   #mode: WatchMode = 'per-service';
   #closed = false;
+  /** Queries whose last attempt failed, by loop: while any has, watchers cannot see Consul. */
+  readonly #failing = new Map<string, RollcallError>();
 
   constructor(ctx: WatchContext) {
     this.#ctx = ctx;
@@ -153,6 +158,7 @@ export class ConsulWatch {
     if (needCatalog && !this.#catalogLoop) this.#startCatalog();
     if (!needCatalog && this.#catalogLoop) {
       this.#catalogLoop.stop();
+      this.#answered('catalog');
       this.#catalogLoop = undefined;
       this.#catalog = undefined;
       this.#catalogFresh = false;
@@ -161,6 +167,7 @@ export class ConsulWatch {
     for (const [name, f] of [...this.#followed]) {
       if (desired.has(name)) continue;
       f.loop?.stop();
+      this.#answered(`health:${name}`);
       this.#followed.delete(name);
       // Nobody watches it any more, so nobody sees these deletes; the view must not keep a stale copy.
       this.#ctx.view.replaceName(name, []);
@@ -183,6 +190,7 @@ export class ConsulWatch {
     if (this.#mode === 'per-service') {
       if (this.#aggregate) {
         this.#aggregate.stop();
+        this.#answered('aggregate');
         this.#aggregate = undefined;
       }
       for (const f of this.#followed.values()) f.loop ??= this.#startLoop(f);
@@ -190,9 +198,11 @@ export class ConsulWatch {
       for (const f of this.#followed.values()) {
         f.loop?.stop();
         f.loop = undefined;
+        this.#answered(`health:${f.name}`);
       }
       if (desired.size === 0) {
         this.#aggregate?.stop();
+        this.#answered('aggregate');
         this.#aggregate = undefined;
       } else if (!this.#aggregate) {
         this.#aggregate = this.#startAggregate();
@@ -215,7 +225,7 @@ export class ConsulWatch {
       onData: (data) => this.#apply(f, data),
       onError: (error, attempt) => {
         f.fresh = false;
-        this.#failed(error, attempt, `watching ${JSON.stringify(f.name)}`, f.name);
+        this.#failed(error, attempt, `watching ${JSON.stringify(f.name)}`, f.name, `health:${f.name}`);
       },
     }).start();
   }
@@ -234,6 +244,7 @@ export class ConsulWatch {
         const before = this.#catalog;
         this.#catalog = data;
         this.#catalogFresh = true;
+        this.#answered('catalog');
         if (this.#all > 0 && !sameKeys(before, data)) this.#reconcile();
         this.#aggregate?.onCatalog(data, index);
         this.#settle();
@@ -241,7 +252,7 @@ export class ConsulWatch {
       },
       onError: (error, attempt) => {
         this.#catalogFresh = false;
-        this.#failed(error, attempt, 'watching the service catalog', undefined);
+        this.#failed(error, attempt, 'watching the service catalog', undefined, 'catalog');
       },
     }).start();
   }
@@ -261,7 +272,8 @@ export class ConsulWatch {
         if (f) f.fresh = false;
         this.#ctx.onBackendError(error, `reading ${JSON.stringify(name)} failed; retrying`);
       },
-      onError: (error, attempt) => this.#failed(error, attempt, 'watching health changes', undefined),
+      onAnswer: () => this.#answered('aggregate'),
+      onError: (error, attempt) => this.#failed(error, attempt, 'watching health changes', undefined, 'aggregate'),
     });
     follower.start();
     return follower;
@@ -276,17 +288,29 @@ export class ConsulWatch {
     f.instances = data.instances;
     f.synced = true;
     f.fresh = true;
+    if (f.loop) this.#answered(`health:${f.name}`);
     f.consulNodes = data.consulNodes;
     if (data.dropped > 0) this.#ctx.onDrop(`unreadable instances or tags of ${JSON.stringify(f.name)}`, data.dropped);
     this.#settle();
     return changed;
   }
 
-  #failed(error: unknown, attempt: number, what: string, service: string | undefined): void {
+  #failed(error: unknown, attempt: number, what: string, service: string | undefined, loop: string): void {
     this.#ctx.onBackendError(error, `${what} failed (attempt ${attempt}); retrying with backoff`);
+    const reason =
+      error instanceof RollcallError ? error : new RollcallError('UNAVAILABLE', `${what} failed: ${String(error)}`, { cause: error });
+    const blind = this.#failing.size > 0;
+    this.#failing.set(loop, reason);
+    if (!blind) this.#ctx.onBlind(reason);
     // A refused token or an untrusted certificate will not fix itself: end the watchers concerned
     // with the error instead of retrying forever in silence.
     if (isFatal(error)) this.#ctx.view.hub.failAll(error as Error, service);
+  }
+
+  /** A loop answered (or ended): once none is failing, watchers see Consul again. */
+  #answered(loop: string): void {
+    if (!this.#failing.delete(loop) || this.#failing.size > 0) return;
+    this.#ctx.onBlind(undefined);
   }
 
   #settle(): void {

@@ -141,8 +141,11 @@ export class MdnsRegistry extends AdapterBase {
     if (interfacesKey(list) === interfacesKey(this.#interfaces)) return;
     const { added, removed } = diffInterfaces(this.#interfaces, list);
     this.log.info({ up: added.map((i) => i.name), down: removed.map((i) => i.name) }, 'network interfaces changed');
-    if (list.length === 0) this.log.warn({}, noInterfaceError(this.#options.interfaces).message);
+    const none = list.length === 0 ? noInterfaceError(this.#options.interfaces) : undefined;
+    if (none) this.log.warn({}, none.message);
     this.#setInterfaces(list);
+    // Without an interface nothing is heard: watchers are blind until one comes back.
+    this.view.hub.setBlind(none);
     if (added.length > 0) {
       this.#responder.interfacesChanged();
       this.#browser.resetBackoff();
