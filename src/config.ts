@@ -127,10 +127,32 @@ export function parseRegistryUrl(url: string): { kind: RegistryKind; options: Re
 }
 
 let announcedDefault = false;
+let warnedDefault = false;
+
+/** The code of the warning `createRegistry` emits once when it falls back to mdns without being asked. */
+export const DEFAULT_MDNS_WARNING = 'ROLLCALL_DEFAULT_MDNS';
+
+/**
+ * Says once per process, where a developer sees it, that a registry nobody configured multicasts
+ * on the LAN: silence is how a service ends up announcing itself on a network nobody chose.
+ */
+function warnDefaultKind(registry: Registry): void {
+  if (warnedDefault) return;
+  warnedDefault = true;
+  const interfaces = String(registry.stats().interfaces ?? 'none').replaceAll(',', ', ');
+  process.emitWarning(
+    `no registry configured (options.kind, ROLLCALL_REGISTRY or MICRO_REGISTRY): using ${registry.kind}, which multicasts ` +
+      `on every usable network interface (${interfaces}). Choose it explicitly (kind: '${registry.kind}' or ` +
+      `ROLLCALL_REGISTRY=${registry.kind}) to silence this, or pick another kind.`,
+    { type: 'RollcallWarning', code: DEFAULT_MDNS_WARNING },
+  );
+}
 
 /**
  * Creates a registry. The kind comes from `options.kind` (or the URL), else `ROLLCALL_REGISTRY`,
  * else `MICRO_REGISTRY` (so a Go Micro deployment's environment works unchanged), else `mdns`.
+ * Falling back to `mdns` emits a process warning once (code `ROLLCALL_DEFAULT_MDNS`) naming the
+ * interfaces it multicasts on; naming the kind explicitly silences it.
  * The address likewise from `ROLLCALL_REGISTRY_ADDRESS` / `MICRO_REGISTRY_ADDRESS`.
  *
  * @example
@@ -155,7 +177,9 @@ export async function createRegistry(input?: RegistryOptions | string, env: Node
     );
   }
   const factory = await load();
-  return factory(config.options);
+  const registry = await factory(config.options);
+  if (config.source === 'default' && registry.kind === 'mdns') warnDefaultKind(registry);
+  return registry;
 }
 
 function checkKind(value: unknown, where: string): RegistryKind {

@@ -13,6 +13,7 @@ export {
   availableKinds,
   createRegistry,
   DEFAULT_KIND,
+  DEFAULT_MDNS_WARNING,
   type NetworkOptions,
   parseRegistryUrl,
   type RegistryOptions,
