@@ -30,7 +30,7 @@ describe('consul registration', () => {
       nodes: [{ id: 'greeter-1', address: '[fe80::1]:8080', metadata: { protocol: 'http' } }],
     });
     const node = service.nodes[0] as (typeof service.nodes)[0];
-    const def = serviceDefinition(service, node, 30_000, [{ http: 'http://10.0.0.1:8080/health', interval: 10_000 }]) as Record<
+    const def = serviceDefinition(service, node, 30_000, { checks: [{ http: 'http://10.0.0.1:8080/health', interval: 10_000 }] }) as Record<
       string,
       unknown
     >;

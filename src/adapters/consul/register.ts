@@ -19,6 +19,7 @@ import type { ConsulCheck } from './index.js';
 import type { ConsulSettings } from './settings.js';
 import { validateCheck } from './settings.js';
 import { encodeServiceMetadata, encodeTags } from './tags.js';
+import { isWildcardHost, WildcardAddresses } from './wildcard.js';
 
 /** Consul reaps a critical service no sooner than a minute after the fact; Go Micro asks for ttl + 5 s, at least 1m5s. */
 const MIN_DEREGISTER_AFTER_MS = 65_000;
@@ -59,13 +60,23 @@ export function consulMeta(metadata: Readonly<Record<string, string>>, owner?: s
   return out;
 }
 
-/** The body of `PUT /v1/agent/service/register` for one node, registered by the registry `owner`. */
-export function serviceDefinition(service: Service, node: Node, ttl: number, extra: readonly ConsulCheck[] = [], owner?: string): object {
+export interface DefinitionOptions {
+  /** Extra checks, beside the TTL check. */
+  checks?: readonly ConsulCheck[];
+  /** The registering registry's {@link OWNER_META_KEY}. */
+  owner?: string;
+  /** `Address` for a node on a wildcard host ('' = the agent's own); see wildcard.ts. */
+  wildcard?: string;
+}
+
+/** The body of `PUT /v1/agent/service/register` for one node. */
+export function serviceDefinition(service: Service, node: Node, ttl: number, options: DefinitionOptions = {}): object {
   const { host, port } = splitHostPort(node.address) as { host: string; port: string };
+  const { checks: extra = [], owner, wildcard } = options;
   return {
     ID: node.id,
     Name: service.name,
-    Address: host,
+    Address: isWildcardHost(host) && wildcard !== undefined ? wildcard : host,
     Port: Number(port),
     Meta: consulMeta(node.metadata, owner),
     Tags: [...encodeTags(service, node), ...encodeServiceMetadata(service.metadata)],
@@ -131,6 +142,7 @@ export class Registrar {
   readonly homes = new Map<string, string>();
   /** This registry's {@link OWNER_META_KEY}: random, so a restarted process is a new owner. */
   readonly owner = randomUUID();
+  readonly #wildcards = new WildcardAddresses();
 
   constructor(
     readonly client: ConsulClient,
@@ -188,11 +200,13 @@ export class Registrar {
     const checks = typeof this.settings.checks === 'function' ? this.settings.checks(service, node) : (this.settings.checks ?? []);
     if (typeof this.settings.checks === 'function') for (const c of checks) validateCheck(c);
     const right = `service:write on ${quote(service.name)}`;
+    const { host } = splitHostPort(node.address) as { host: string };
+    const wildcard = isWildcardHost(host) ? await this.#wildcards.for(this.client.current) : undefined;
     const reply = await this.client.ok('/v1/agent/service/register', {
       method: 'PUT',
       // Re-registering replaces the checks too, so a check dropped from `checks` does not linger.
       query: { 'replace-existing-checks': 'true' },
-      body: serviceDefinition(service, node, ttl, checks, this.owner),
+      body: serviceDefinition(service, node, ttl, { checks, owner: this.owner, ...(wildcard !== undefined ? { wildcard } : {}) }),
       signal,
       what: `register ${quote(node.id)} of ${quote(service.name)}`,
       right,
