@@ -8,6 +8,19 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { decodeCompound } from '../../src/adapters/gossip/wire/compound.js';
 import { isWireError } from '../../src/adapters/gossip/wire/errors.js';
+import { StreamFramer } from '../../src/adapters/gossip/wire/frame.js';
+import { Keyring } from '../../src/adapters/gossip/wire/keyring.js';
+import { labelBytes, readLabel } from '../../src/adapters/gossip/wire/label.js';
+import {
+  compressMessage,
+  decodePacket,
+  decodeStreamMessage,
+  encodePacket,
+  encodeStreamMessage,
+  unpackMessages,
+  type WireLayers,
+} from '../../src/adapters/gossip/wire/layers.js';
+import { lzwCompress, lzwDecompress } from '../../src/adapters/gossip/wire/lzw.js';
 import {
   decodeAck,
   decodeAlive,
@@ -21,6 +34,8 @@ import {
   decodeSuspect,
   decodeUserStream,
 } from '../../src/adapters/gossip/wire/messages.js';
+import { decryptPayload } from '../../src/adapters/gossip/wire/security.js';
+import { goldenKeys } from './fixtures/golden-inputs.js';
 import { golden } from './wire-golden.js';
 
 export const messageDecoders: Record<string, (body: Uint8Array) => unknown> = {
@@ -119,4 +134,77 @@ describe('wire fuzz: message and compound decoders', () => {
       `hostile headers grew memory by ${attack.bytes} bytes (baseline ${base.bytes})`,
     );
   });
+});
+
+const ring = new Keyring([goldenKeys.k16, goldenKeys.k32]);
+const layerVariants: WireLayers[] = [
+  { label: new Uint8Array(0), compression: true },
+  { label: labelBytes('prod'), compression: true, keyring: ring },
+];
+/** Well-formed packets and stream messages of every layer combination, the seeds for mutation. */
+const layeredSeeds: Uint8Array[] = layerVariants.flatMap((l) => [
+  ...goldenBodies.slice(0, 6).map((b) => encodePacket(Uint8Array.of(0, ...b), l, true)),
+  encodePacket(new Uint8Array(Buffer.from(golden.compound.hex, 'hex')), l, false),
+  encodeStreamMessage(new Uint8Array(Buffer.from(golden.pushPull[0]!.hex, 'hex')), l),
+]);
+const lzwSeeds = [lzwCompress(new Uint8Array(Buffer.from(golden.compound.hex, 'hex'))), lzwCompress(new Uint8Array(3000).fill(5))];
+
+const mutate = (seeds: Uint8Array[]) =>
+  fc
+    .tuple(fc.constantFrom(...seeds), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }), fc.option(fc.nat()))
+    .map(([seed, flips, cut]) => {
+      let b = seed.slice();
+      for (const [at, v] of flips) if (b.length > 0) b[at % b.length] = v;
+      if (cut !== null && b.length > 0) b = b.subarray(0, cut % b.length);
+      return b;
+    });
+
+describe('wire fuzz: layers, LZW, labels, encryption, framing', () => {
+  const decoders: Record<string, [(b: Uint8Array) => unknown, fc.Arbitrary<Uint8Array>]> = {
+    lzw: [(b) => lzwDecompress(b, 1 << 20), fc.oneof(fc.uint8Array({ maxLength: 400 }), mutate(lzwSeeds))],
+    'packet (plain)': [
+      (b) => unpackMessages(decodePacket(b, layerVariants[0]!)),
+      fc.oneof(fc.uint8Array({ maxLength: 400 }), mutate(layeredSeeds)),
+    ],
+    'packet (label + key)': [
+      (b) => unpackMessages(decodePacket(b, layerVariants[1]!)),
+      fc.oneof(fc.uint8Array({ maxLength: 400 }), mutate(layeredSeeds)),
+    ],
+    'stream message (plain)': [
+      (b) => decodeStreamMessage(b, layerVariants[0]!),
+      fc.oneof(fc.uint8Array({ maxLength: 400 }), mutate(layeredSeeds)),
+    ],
+    'stream message (key)': [
+      (b) => decodeStreamMessage(b, layerVariants[1]!),
+      fc.oneof(fc.uint8Array({ maxLength: 400 }), mutate(layeredSeeds)),
+    ],
+    unpack: [
+      unpackMessages,
+      fc.oneof(fc.uint8Array({ maxLength: 400 }), mutate([compressMessage(new Uint8Array(Buffer.from(golden.compound.hex, 'hex')))])),
+    ],
+    label: [(b) => readLabel(b, true), fc.uint8Array({ maxLength: 20 })],
+    decrypt: [(b) => decryptPayload(b, ring.keys, new Uint8Array(0)), fc.oneof(fc.uint8Array({ maxLength: 100 }), mutate(layeredSeeds))],
+    framer: [
+      (b) => {
+        const f = new StreamFramer(1 << 16);
+        let start = 0;
+        for (let e = f.next(b, start, b.length); e >= 0 && e < b.length; e = f.next(b, start, b.length)) start = e;
+      },
+      fc.oneof(
+        fc.uint8Array({ maxLength: 400 }),
+        mutate(layeredSeeds),
+        mutatedBody.map((b) => Uint8Array.of(6, ...b)),
+      ),
+    ],
+  };
+  for (const [name, [decode, input]] of Object.entries(decoders)) {
+    it(`${name}: hostile bytes decode or drop with a WireError`, () => {
+      fc.assert(
+        fc.property(input, (b) => {
+          decodesOrDrops(decode, b);
+        }),
+        { numRuns: 1500 },
+      );
+    });
+  }
 });

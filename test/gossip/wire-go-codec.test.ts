@@ -6,8 +6,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
+import { compressMessage } from '../../src/adapters/gossip/wire/layers.js';
+import { lzwDecompress } from '../../src/adapters/gossip/wire/lzw.js';
 import {
   type Alive,
+  decodeCompress,
   decodePushPull,
   encodeAlive,
   encodeIndirectPing,
@@ -19,8 +22,9 @@ import {
   type PushNodeState,
   type Suspect,
 } from '../../src/adapters/gossip/wire/messages.js';
+import { encryptPayload } from '../../src/adapters/gossip/wire/security.js';
 import { type GoMemberlistProcess, goldenCodec, goMemberlistSkip } from '../peers/go-memberlist.js';
-import { goldenPushPullInputs } from './fixtures/golden-inputs.js';
+import { goldenKeys, goldenPushPullInputs } from './fixtures/golden-inputs.js';
 import { bytes, golden, hex } from './wire-golden.js';
 
 const skip = goMemberlistSkip();
@@ -124,6 +128,41 @@ describe('wire: codecs against the live Go memberlist peer', { skip, timeout: 30
       assert.equal(hex(ours), goBytes);
       assert.equal(hex(encodePushPull(decodePushPull(bytes(goBytes).subarray(1)))), goBytes);
     }
+  });
+  it('LZW: Go inflates what rollcall compresses, and compresses random data to the same bytes', async () => {
+    const inputs = fc.sample(
+      fc.oneof(
+        fc.uint8Array({ maxLength: 5000 }),
+        fc
+          .array(fc.tuple(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 1, max: 2000 })), { maxLength: 20 })
+          .map((runs) => Uint8Array.from(runs.flatMap(([b, n]) => new Array<number>(n).fill(b)))),
+      ),
+      40,
+    );
+    for (const input of inputs) {
+      const ours = compressMessage(input);
+      const r = await go.call({ cmd: 'decompress', body: hex(ours.subarray(1)) });
+      assert.equal(r.hex, hex(input));
+      const goBytes = (await go.call({ cmd: 'compress', body: hex(input) })).hex as string;
+      assert.equal(hex(ours), goBytes);
+      assert.equal(hex(lzwDecompress(decodeCompress(bytes(goBytes).subarray(1)).buf, 1 << 20)), hex(input));
+    }
+  });
+
+  it('AES-GCM: Go decrypts what rollcall encrypts (versions 0 and 1, every key size, with AAD) and refuses a wrong key', async () => {
+    const msg = bytes(golden.plaintext);
+    for (const key of Object.values(goldenKeys)) {
+      for (const vsn of [0, 1] as const) {
+        for (const aad of [new Uint8Array(0), Buffer.from('rollcall-label')]) {
+          const sealed = encryptPayload(msg, key, aad, vsn);
+          const r = await go.call({ cmd: 'decrypt', keys: [hex(goldenKeys.k24), hex(key)], body: hex(sealed), data: hex(aad) });
+          assert.equal(r.hex, golden.plaintext);
+        }
+      }
+    }
+    const sealed = encryptPayload(msg, goldenKeys.k16, new Uint8Array(0), 1);
+    const wrong = await go.request({ cmd: 'decrypt', keys: [hex(goldenKeys.k32)], body: hex(sealed), data: '' });
+    assert.match(String(wrong.error), /no installed keys could decrypt/i);
   });
 });
 
