@@ -60,6 +60,11 @@ const watch: Run = async (line, { registry, where }, io) => {
     },
     () => {}, // the iteration below reports the error
   );
+  watcher.on('state', (state, reason) => {
+    if (line.json) io.out(json({ at: io.now().toISOString(), type: 'state', state, ...(reason ? { reason: oneLine(reason) } : {}) }));
+    else if (synced)
+      io.note(state === 'blind' ? `rollcall: the watch is blind: ${oneLine(reason)}` : `rollcall: the watch is ${state} again`);
+  });
   // The initial state must arrive within the timeout: a registry that never answers is an error, not silence.
   const deadline = AbortSignal.timeout(line.timeout);
   const stopUnsynced = () => !synced && watcher.stop();
@@ -70,6 +75,7 @@ const watch: Run = async (line, { registry, where }, io) => {
     deadline.removeEventListener('abort', stopUnsynced);
   }
   if (!synced && !io.interrupted.aborted) {
+    if (watcher.blindReason) throw watcher.blindReason;
     throw new CommandFailure(`${where} did not answer the watch within ${line.timeout} ms`, ExitCode.UNAVAILABLE, 'TIMEOUT');
   }
   return ExitCode.OK;
