@@ -3,7 +3,7 @@
  * project and loaded with `import` and with `require` (require(esm), Node >= 20.19).
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -77,5 +77,16 @@ console.log('cjs', isRollcallError(new RollcallError('NOT_FOUND', 'x'), 'NOT_FOU
     const cjs = execFileSync(process.execPath, ['check.cjs'], { cwd: project, encoding: 'utf8', stdio: 'pipe' });
     assert.equal(esm.trim(), 'esm 1');
     assert.equal(cjs.trim(), 'cjs true');
+  });
+
+  it('bin: the installed `rollcall` command runs (nothing registered: exit 1, an empty JSON list)', () => {
+    const project = join(work, 'app');
+    const run = spawnSync(join(project, 'node_modules', '.bin', 'rollcall'), ['services', '--registry', 'memory', '--json'], {
+      cwd: project,
+      encoding: 'utf8',
+    });
+    assert.equal(run.status, 1, run.stderr);
+    assert.equal(run.stdout.trim(), '[]');
+    assert.equal(spawnSync(join(project, 'node_modules', '.bin', 'rollcall'), ['--help'], { encoding: 'utf8' }).status, 0);
   });
 });
