@@ -8,7 +8,6 @@ import { after, describe, it } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Memberlist } from '../../src/adapters/gossip/memberlist.js';
-import { createNetLayers } from '../../src/adapters/gossip/net-layers.js';
 import { systemClock } from '../../src/internal/clock.js';
 import { bindNetTransport } from '../../src/internal/transport-net.js';
 import { stopChild, waitForLine } from '../peers/process.js';
@@ -21,7 +20,13 @@ const ROUNDS = 20;
 
 async function node(name: string, host: string): Promise<Memberlist> {
   const transport = await bindNetTransport({ host, port: 0, clock: systemClock });
-  return new Memberlist({ transport, clock: systemClock, layers: createNetLayers({}), name, streamTimeout: 10_000 });
+  return new Memberlist({
+    transport,
+    clock: systemClock,
+    layers: { label: new Uint8Array(0), compression: false },
+    name,
+    streamTimeout: 10_000,
+  });
 }
 
 /** Heap and native memory after a full collection. */

@@ -1,15 +1,22 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Memberlist } from '../../src/adapters/gossip/memberlist.js';
+import { Net } from '../../src/adapters/gossip/net.js';
 import { ipToBytes } from '../../src/adapters/gossip/net-address.js';
-import { createNetLayers } from '../../src/adapters/gossip/net-layers.js';
 import { totalDropped } from '../../src/adapters/gossip/net-stats.js';
 import { encodeCompound } from '../../src/adapters/gossip/wire/compound.js';
+import { labelBytes } from '../../src/adapters/gossip/wire/label.js';
+import type { WireLayers } from '../../src/adapters/gossip/wire/layers.js';
 import { encodeAlive, encodePing, encodePushPull, MessageType } from '../../src/adapters/gossip/wire/messages.js';
 import { isRollcallError } from '../../src/errors.js';
 import { MemoryNetwork } from '../../src/internal/memory-network.js';
 import { SimulatedClock } from '../../src/internal/simulated-clock.js';
-import type { Stream } from '../../src/internal/transport.js';
+import type { Address, Stream } from '../../src/internal/transport.js';
+
+/** Plain layers (no key, no compression) with an optional label. */
+function layers(label = ''): WireLayers {
+  return { label: labelBytes(label), compression: false };
+}
 
 function cluster(options: { latency?: number; loss?: number; label?: string } = {}) {
   const clock = new SimulatedClock();
@@ -18,7 +25,7 @@ function cluster(options: { latency?: number; loss?: number; label?: string } = 
     const m = new Memberlist({
       transport: network.createTransport(),
       clock,
-      layers: createNetLayers({ label: options.label }),
+      layers: layers(options.label),
       name,
       streamTimeout: 1000,
     });
@@ -51,11 +58,13 @@ const names = (m: Memberlist) =>
     .sort();
 
 /** A raw client on the network: dials `to` and lets the test write exactly the bytes it wants. */
-async function rawStream(network: MemoryNetwork, clock: SimulatedClock, to: Memberlist): Promise<Stream> {
+async function rawStreamTo(network: MemoryNetwork, clock: SimulatedClock, to: Address): Promise<Stream> {
   const transport = network.createTransport();
   transport.listen({ datagram: () => {}, stream: (s) => s.destroy() });
-  return settle(clock, transport.dial(to.address, 1000));
+  return settle(clock, transport.dial(to, 1000));
 }
+
+const rawStream = (network: MemoryNetwork, clock: SimulatedClock, to: Memberlist) => rawStreamTo(network, clock, to.address);
 
 async function readAll(clock: SimulatedClock, stream: Stream): Promise<Buffer> {
   const parts: Uint8Array[] = [];
@@ -128,7 +137,7 @@ describe('gossip net on the in-memory network', () => {
     const clock = new SimulatedClock();
     const network = new MemoryNetwork({ clock, latency: 1 });
     const make = (name: string, label: string) =>
-      new Memberlist({ transport: network.createTransport(), clock, layers: createNetLayers({ label }), name, streamTimeout: 1000 });
+      new Memberlist({ transport: network.createTransport(), clock, layers: layers(label), name, streamTimeout: 1000 });
     const a = make('a', 'blue');
     const b = make('b', 'blue');
     const c = make('c', 'green');
@@ -264,7 +273,7 @@ describe('gossip net on the in-memory network', () => {
     const a = new Memberlist({
       transport: network.createTransport(),
       clock,
-      layers: createNetLayers({}),
+      layers: { label: new Uint8Array(0), compression: false },
       name: 'a',
       streamTimeout: 10_000,
     });
@@ -342,5 +351,39 @@ describe('gossip net fuzzing', () => {
       { numRuns: 100, seed: 7 },
     );
     assert.ok(totalDropped(a.net.stats) > 50, `dropped ${totalDropped(a.net.stats)}`);
+  });
+});
+
+describe('gossip net stream budget', () => {
+  it('streams share one read budget: a second large message arriving slowly is refused as busy, the first completes', async () => {
+    const clock = new SimulatedClock();
+    const network = new MemoryNetwork({ clock, latency: 1 });
+    const merged: number[] = [];
+    const transport = network.createTransport();
+    const net = new Net({
+      transport,
+      clock,
+      layers: layers(),
+      name: 'a',
+      streamTimeout: 5000,
+      streamBufferBytes: 12_000,
+      handlers: {
+        localState: () => ({ nodes: [], userState: new Uint8Array(0) }),
+        mergeRemoteState: (r) => merged.push(r.userState.length),
+      },
+    });
+    const target = transport.address;
+    const big = encodePushPull({ join: false, nodes: [], userState: new Uint8Array(8000) });
+    const first = await rawStreamTo(network, clock, target);
+    const second = await rawStreamTo(network, clock, target);
+    await first.write(big.subarray(0, 4000));
+    await second.write(big.subarray(0, 4000));
+    await clock.runFor(5);
+    await second.write(big.subarray(4000));
+    await clock.runFor(5);
+    assert.equal(net.stats.dropped.busy, 1, 'the second pushed the total past the budget');
+    await first.write(big.subarray(4000));
+    await clock.runFor(5);
+    assert.deepEqual(merged, [8000]);
   });
 });

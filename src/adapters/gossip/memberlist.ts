@@ -9,14 +9,15 @@ import type { Clock } from '../../internal/clock.js';
 import type { Address, Transport } from '../../internal/transport.js';
 import { Net } from './net.js';
 import { addressFromWire, ipToBytes } from './net-address.js';
-import type { NetLayers } from './net-layers.js';
 import { MemberState, type NodeRecord } from './state.js';
+import type { WireLayers } from './wire/layers.js';
 import { encodePing, NodeState } from './wire/messages.js';
 
 export interface MemberlistOptions {
   transport: Transport;
   clock: Clock;
-  layers: NetLayers;
+  /** Label, keyring and compression: the wire layers every packet and stream goes through. */
+  layers: WireLayers;
   /** Unique node name in the cluster. */
   name: string;
   /** Node meta (serf tags: 0xff + msgpack map). @default empty */

@@ -10,13 +10,14 @@ import { isRollcallError, RollcallError } from '../../errors.js';
 import type { Clock, Timer } from '../../internal/clock.js';
 import type { Address, Datagram, Stream, Transport } from '../../internal/transport.js';
 import { addressFromWire } from './net-address.js';
-import { checkCrc, type NetLayers, withCrc } from './net-layers.js';
 import { createNetStats, NetDrop, type NetDropReason, type NetStats } from './net-stats.js';
-import { readRemoteState, readStreamLabel, readStreamMessage, readUserMessage, streamReader, writeStreamMessage } from './net-stream.js';
-import { StreamEndError } from './net-stream-reader.js';
-import { decodeCompound, encodeCompounds } from './wire/compound.js';
+import { readStreamMessage, writeStreamMessage } from './net-stream.js';
+import { type ReadBudget, StreamEndError, StreamReader } from './net-stream-reader.js';
+import { encodeCompounds } from './wire/compound.js';
 import { isWireError, WireError } from './wire/errors.js';
-import { MAX_PACKET_BYTES, MAX_PUSH_PULL_REQUESTS } from './wire/limits.js';
+import { labelHeader } from './wire/label.js';
+import { decodePacket, encodePacket, unpackMessages, type WireLayers } from './wire/layers.js';
+import { MAX_PUSH_PULL_REQUESTS } from './wire/limits.js';
 import {
   type Ack,
   type Alive,
@@ -28,7 +29,9 @@ import {
   decodeIndirectPing,
   decodeNack,
   decodePing,
+  decodePushPull,
   decodeSuspect,
+  decodeUserStream,
   encodeAck,
   encodeErr,
   encodePing,
@@ -63,7 +66,7 @@ export interface NetHandlers {
 export interface NetOptions {
   transport: Transport;
   clock: Clock;
-  layers: NetLayers;
+  layers: WireLayers;
   handlers: NetHandlers;
   /** Our node name: a ping naming another node is not answered (memberlist does the same). */
   name: string;
@@ -75,6 +78,12 @@ export interface NetOptions {
   /** Concurrent push/pulls served; more are refused. @default 128 (memberlist maxPushPullRequests) */
   maxPushPulls?: number;
   /**
+   * Bytes all streams together may buffer while their messages arrive (each message may be up to
+   * the 20 MiB push/pull limit, so this bounds how many large ones are read at once).
+   * @default 67108864
+   */
+  streamBufferBytes?: number;
+  /**
    * Accepted streams that have not finished sending their request; past this the oldest is cut,
    * so idle connections cannot pile up until the stream timeout.
    * @default 256
@@ -82,14 +91,12 @@ export interface NetOptions {
   maxPendingStreams?: number;
 }
 
-/** Compounds and compression may nest; deeper than this is an attack on the stack, not gossip. */
-const MAX_NESTING = 4;
-
 export class Net {
   readonly stats: NetStats = createNetStats();
   readonly #transport: Transport;
   readonly #clock: Clock;
-  readonly #layers: NetLayers;
+  readonly #layers: WireLayers;
+  readonly #labelHeader: Uint8Array;
   readonly #handlers: NetHandlers;
   readonly #name: string;
   readonly #streamTimeout: number;
@@ -100,16 +107,19 @@ export class Net {
   readonly #open = new Set<Stream>();
   #pushPulls = 0;
   #closed = false;
+  readonly #readBudget: ReadBudget;
 
   constructor(options: NetOptions) {
     this.#transport = options.transport;
     this.#clock = options.clock;
     this.#layers = options.layers;
+    this.#labelHeader = labelHeader(options.layers.label);
     this.#handlers = options.handlers;
     this.#name = options.name;
     this.#streamTimeout = options.streamTimeout ?? 10_000;
     this.#maxPushPulls = options.maxPushPulls ?? MAX_PUSH_PULL_REQUESTS;
     this.#maxPending = options.maxPendingStreams ?? 256;
+    this.#readBudget = { available: options.streamBufferBytes ?? 64 * 1024 * 1024 };
     this.#transport.listen({ datagram: (d) => this.#onDatagram(d), stream: (s) => this.#onStream(s) });
   }
 
@@ -120,16 +130,9 @@ export class Net {
 
   /** Sends one message in a packet with every configured layer. Best effort: failures are not thrown. */
   async sendPacket(to: Address, message: Uint8Array): Promise<void> {
-    let out = message;
-    if (this.#layers.compression) {
-      const compressed = this.#layers.compress(message);
-      if (compressed.length < message.length) out = compressed;
-    }
-    if ((this.#handlers.protocolMax?.(to) ?? 0) >= 5) out = withCrc(out);
-    if (this.#layers.encrypted) out = this.#layers.encryptPacket(out, this.#layers.label);
-    if (this.#layers.labelHeader.length > 0) out = Buffer.concat([this.#layers.labelHeader, out]);
+    const packet = encodePacket(message, this.#layers, (this.#handlers.protocolMax?.(to) ?? 0) >= 5);
     try {
-      await this.#transport.send(out, to);
+      await this.#transport.send(packet, to);
       this.stats.packetsSent++;
     } catch {
       // A datagram that cannot leave is a lost datagram: the protocol's retries cover it.
@@ -147,17 +150,16 @@ export class Net {
    * to `mergeRemoteState`. Rejects with `UNAVAILABLE`/`TIMEOUT` for the network, `BAD_RESPONSE` for the peer.
    */
   async pushPull(to: Address, join: boolean): Promise<PushPull> {
-    return this.#withDialedStream(to, async (stream) => {
+    return this.#withDialedStream(to, async (stream, reader) => {
       const local = this.#handlers.localState(join);
-      await writeStreamMessage(stream, encodePushPull({ join, ...local }), this.#layers, this.#layers.label);
-      const reader = streamReader(stream);
-      const message = await readStreamMessage(reader, this.#layers, this.#layers.label);
+      await writeStreamMessage(stream, encodePushPull({ join, ...local }), this.#layers);
+      const message = await readStreamMessage(reader, this.#layers);
       if (message.type === MessageType.err) {
-        const { error } = decodeErr(await message.source.value());
+        const { error } = decodeErr(message.body);
         throw new RollcallError('UNAVAILABLE', `push/pull refused by ${to.host}:${to.port}: ${error}`, { adapter: 'gossip' });
       }
       if (message.type !== MessageType.pushPull) throw new WireError('unsupported', `push/pull answered with message type ${message.type}`);
-      const remote = await readRemoteState(message.source);
+      const remote = decodePushPull(message.body);
       this.#handlers.mergeRemoteState(remote);
       this.stats.pushPulls++;
       return remote;
@@ -169,11 +171,11 @@ export class Net {
     try {
       return await this.#withDialedStream(
         to,
-        async (stream) => {
-          await writeStreamMessage(stream, encodePing(ping), this.#layers, this.#layers.label);
-          const message = await readStreamMessage(streamReader(stream), this.#layers, this.#layers.label);
+        async (stream, reader) => {
+          await writeStreamMessage(stream, encodePing(ping), this.#layers);
+          const message = await readStreamMessage(reader, this.#layers);
           if (message.type !== MessageType.ack) throw new NetDrop('unexpected', `ping answered with message type ${message.type}`);
-          return decodeAck(await message.source.value()).seqNo === ping.seqNo;
+          return decodeAck(message.body).seqNo === ping.seqNo;
         },
         timeoutMs,
       );
@@ -194,41 +196,28 @@ export class Net {
 
   #onDatagram(datagram: Datagram): void {
     this.stats.packetsReceived++;
+    let unpacked: ReturnType<typeof unpackMessages>;
     try {
-      if (datagram.data.length > MAX_PACKET_BYTES) throw new WireError('limit', 'datagram larger than 64 KiB');
-      const { label, rest } = this.#layers.removePacketLabel(datagram.data);
-      if (label !== this.#layers.label) throw new WireError('label', `packet label "${label}" is not ours`);
-      const plain = this.#layers.encrypted ? this.#layers.decryptPacket(rest, label) : rest;
-      this.#handleCommand(checkCrc(plain), datagram.from, datagram.receivedAt, 0);
+      unpacked = unpackMessages(decodePacket(datagram.data, this.#layers));
     } catch (error) {
       this.#drop(error);
+      return;
+    }
+    this.stats.dropped.truncated += unpacked.truncated;
+    for (const message of unpacked.messages) {
+      // One bad message does not cost the others of its compound, as in memberlist's handleCompound.
+      try {
+        this.#handleMessage(message, datagram.from, datagram.receivedAt);
+      } catch (error) {
+        this.#drop(error);
+      }
     }
   }
 
-  #handleCommand(buf: Uint8Array, from: Address, receivedAt: number, depth: number): void {
-    if (buf.length < 1) throw new WireError('truncated', 'empty message');
-    const body = buf.subarray(1);
+  #handleMessage(message: Uint8Array, from: Address, receivedAt: number): void {
+    const body = message.subarray(1);
     const h = this.#handlers;
-    switch (buf[0]) {
-      case MessageType.compound: {
-        if (depth >= MAX_NESTING) throw new WireError('limit', 'messages nested too deep');
-        const { parts, truncated } = decodeCompound(body);
-        for (const part of parts) {
-          // One bad part does not cost the others, as in memberlist's handleCompound.
-          try {
-            this.#handleCommand(part, from, receivedAt, depth + 1);
-          } catch (error) {
-            this.#drop(error);
-          }
-        }
-        if (truncated > 0) this.stats.dropped.truncated += truncated;
-        return;
-      }
-      case MessageType.compress:
-        if (depth >= MAX_NESTING) throw new WireError('limit', 'messages nested too deep');
-        if (!this.#layers.compression) throw new WireError('unsupported', 'compressed packet while compression is off');
-        this.#handleCommand(this.#layers.decompress(body), from, receivedAt, depth + 1);
-        return;
+    switch (message[0]) {
       case MessageType.ping:
         this.#answerPing(decodePing(body), from);
         return;
@@ -254,7 +243,7 @@ export class Net {
         h.user?.(Uint8Array.from(body), from);
         return;
       default:
-        throw new WireError('unsupported', `message type ${buf[0]} in a packet`);
+        throw new WireError('unsupported', `message type ${message[0]} in a packet`);
     }
   }
 
@@ -290,59 +279,60 @@ export class Net {
   }
 
   async #serve(stream: Stream, timer: { timer: Timer; fired: boolean }): Promise<void> {
-    const reader = streamReader(stream);
-    let label = '';
+    const reader = new StreamReader(stream, this.#readBudget);
+    let slot = false;
     try {
-      if ((await reader.peek()) === undefined) return;
-      label = (await readStreamLabel(reader, this.#layers)) ?? '';
-      if (label !== this.#layers.label) throw new WireError('label', `stream label "${label}" is not ours`);
-      const message = await readStreamMessage(reader, this.#layers, label);
+      if (!(await reader.started())) return;
+      await reader.label(this.#layers.label);
+      // A plain push/pull takes its slot at its type byte, as memberlist counts it, before its state is read.
+      if ((await reader.peek()) === MessageType.pushPull) slot = this.#takePushPullSlot();
+      const message = await readStreamMessage(reader, this.#layers);
+      this.#pending.delete(stream);
       switch (message.type) {
         case MessageType.ping: {
-          const ping = decodePing(await message.source.value());
-          this.#pending.delete(stream);
+          const ping = decodePing(message.body);
           if (ping.node !== '' && ping.node !== this.#name) throw new NetDrop('unexpected', `ping for node "${ping.node}"`);
           const ack = encodeAck({ seqNo: ping.seqNo, payload: this.#handlers.ackPayload?.() ?? new Uint8Array(0) });
-          await writeStreamMessage(stream, ack, this.#layers, label);
+          await writeStreamMessage(stream, ack, this.#layers);
           await stream.end();
           return;
         }
         case MessageType.pushPull: {
-          if (this.#pushPulls >= this.#maxPushPulls) {
-            this.stats.dropped.busy++;
-            return;
-          }
-          this.#pushPulls++;
-          try {
-            const remote = await readRemoteState(message.source);
-            this.#pending.delete(stream);
-            const local = this.#handlers.localState(remote.join);
-            await writeStreamMessage(stream, encodePushPull({ join: remote.join, ...local }), this.#layers, label);
-            await stream.end();
-            this.#handlers.mergeRemoteState(remote);
-            this.stats.pushPulls++;
-          } finally {
-            this.#pushPulls--;
-          }
+          slot ||= this.#takePushPullSlot();
+          const remote = decodePushPull(message.body);
+          reader.release();
+          const local = this.#handlers.localState(remote.join);
+          await writeStreamMessage(stream, encodePushPull({ join: remote.join, ...local }), this.#layers);
+          await stream.end();
+          this.#handlers.mergeRemoteState(remote);
+          this.stats.pushPulls++;
           return;
         }
-        case MessageType.user: {
-          const payload = await readUserMessage(message.source);
-          this.#pending.delete(stream);
-          this.#handlers.user?.(payload, stream.remote);
+        case MessageType.user:
+          this.#handlers.user?.(decodeUserStream(message.body), stream.remote);
           return;
-        }
         default:
           throw new NetDrop('unexpected', `message type ${message.type} on a stream`);
       }
     } catch (error) {
       if (timer.fired) return;
+      if (error instanceof StreamEndError && error.reason === 'eof') return;
       this.#drop(error);
       // Tell a peer what was wrong with its request, as memberlist does; a broken stream hears nothing.
       if (isWireError(error) && !stream.closed) {
-        await writeStreamMessage(stream, encodeErr({ error: error.message }), this.#layers, label).catch(() => {});
+        await writeStreamMessage(stream, encodeErr({ error: error.message }), this.#layers).catch(() => {});
       }
+    } finally {
+      reader.release();
+      if (slot) this.#pushPulls--;
     }
+  }
+
+  /** Takes one of the concurrent push/pull slots, or throws `busy` (memberlist closes such streams unanswered). */
+  #takePushPullSlot(): true {
+    if (this.#pushPulls >= this.#maxPushPulls) throw new NetDrop('busy', 'too many push/pulls at once');
+    this.#pushPulls++;
+    return true;
   }
 
   #streamTimer(stream: Stream): { timer: Timer; fired: boolean } {
@@ -355,7 +345,11 @@ export class Net {
     return state;
   }
 
-  async #withDialedStream<T>(to: Address, use: (stream: Stream) => Promise<T>, timeoutMs = this.#streamTimeout): Promise<T> {
+  async #withDialedStream<T>(
+    to: Address,
+    use: (stream: Stream, reader: StreamReader) => Promise<T>,
+    timeoutMs = this.#streamTimeout,
+  ): Promise<T> {
     const started = this.#clock.now();
     const stream = await this.#transport.dial(to, timeoutMs);
     this.stats.streamsDialed++;
@@ -368,9 +362,10 @@ export class Net {
       },
       timeoutMs - (this.#clock.now() - started),
     );
+    const reader = new StreamReader(stream, this.#readBudget);
     try {
-      if (this.#layers.labelHeader.length > 0) await stream.write(this.#layers.labelHeader);
-      return await use(stream);
+      if (this.#labelHeader.length > 0) await stream.write(this.#labelHeader);
+      return await use(stream, reader);
     } catch (error) {
       if (timedOut)
         throw new RollcallError('TIMEOUT', `stream to ${to.host}:${to.port} took more than ${timeoutMs} ms`, { adapter: 'gossip' });
@@ -380,6 +375,7 @@ export class Net {
       if (isWireError(error) || error instanceof NetDrop) this.#drop(error);
       throw error;
     } finally {
+      reader.release();
       timer.cancel();
       this.#open.delete(stream);
       stream.destroy();
