@@ -61,9 +61,11 @@ const phases = [
     concurrency: 3,
     match: ['consul/state-loss', 'consul/crash', 'consul/cluster-failover', 'consul/takeover', 'client/shutdown', 'client/consul'],
   },
-  { name: 'load', concurrency: 1, match: ['consul/scale'] },
+  // The idle-stream test compares CPU and memory of an attacked run to an un-attacked one.
+  { name: 'load', concurrency: 1, match: ['consul/scale', 'gossip/net-idle-streams'] },
   // The Go peer collects answers for a fixed window: a starved host answers late and looks absent.
-  { name: 'Go peer windows', concurrency: 1, match: ['mdns/go-interop'] },
+  // Gossip peers probe on a one-second cycle and declare a starved node suspect within seconds.
+  { name: 'Go peer windows', concurrency: 1, match: ['mdns/go-interop', 'gossip/go-memberlist-peer', 'gossip/serf-peer'] },
 ];
 const claimed = new Set();
 const groups = phases.map((phase) => {
