@@ -15,6 +15,7 @@ const suites: Record<string, () => Promise<unknown>> = {
     await (await import('./consul/latency.bench.js')).run();
     await (await import('./consul/scale.bench.js')).run();
   },
+  client: async () => (await import('./client/cache.bench.js')).run(),
 };
 
 const wanted = process.argv.slice(2);
