@@ -66,7 +66,7 @@ export interface CacheOptions {
    * @default 10000
    */
   coldTimeout?: number;
-  /** Backoff between attempts to reopen a watch that ended with an error. */
+  /** Backoff between attempts to reopen a watch that ended with an error. @default { initialDelay: 500, maxDelay: 30000 } */
   retry?: RetryOptions;
   /**
    * How long {@link Selector.mark} keeps a failed node out of picks, in milliseconds.

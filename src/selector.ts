@@ -48,7 +48,7 @@ export interface SelectorOptions extends SelectOptions {
 
 /** Options of one `select` call: the selector's options, overridden field by field, plus the lookup's. */
 export interface PickOptions extends SelectorOptions {
-  /** Aborts a lookup that has to wait for the backend. */
+  /** Aborts a lookup that has to wait for the backend. @default undefined */
   signal?: AbortSignal;
   /** How long a lookup that has to wait for the backend may take, in milliseconds. @default the cache's `coldTimeout` */
   timeout?: number;
