@@ -7,7 +7,14 @@ import { totalDropped } from '../../src/adapters/gossip/net-stats.js';
 import { encodeCompound } from '../../src/adapters/gossip/wire/compound.js';
 import { labelBytes } from '../../src/adapters/gossip/wire/label.js';
 import type { WireLayers } from '../../src/adapters/gossip/wire/layers.js';
-import { encodeAlive, encodePing, encodePushPull, MessageType } from '../../src/adapters/gossip/wire/messages.js';
+import {
+  encodeAlive,
+  encodePing,
+  encodePushPull,
+  encodeUserPacket,
+  encodeUserStream,
+  MessageType,
+} from '../../src/adapters/gossip/wire/messages.js';
 import { isRollcallError } from '../../src/errors.js';
 import { MemoryNetwork } from '../../src/internal/memory-network.js';
 import { SimulatedClock } from '../../src/internal/simulated-clock.js';
@@ -385,5 +392,47 @@ describe('gossip net stream budget', () => {
     await first.write(big.subarray(4000));
     await clock.runFor(5);
     assert.deepEqual(merged, [8000]);
+  });
+});
+
+describe('gossip net handlers', () => {
+  it('user messages reach the handler from packets and streams; a throwing handler is counted, not fatal', async () => {
+    const clock = new SimulatedClock();
+    const network = new MemoryNetwork({ clock, latency: 1 });
+    const transport = network.createTransport();
+    const got: string[] = [];
+    const net = new Net({
+      transport,
+      clock,
+      layers: layers(),
+      name: 'a',
+      handlers: {
+        localState: () => ({ nodes: [], userState: new Uint8Array(0) }),
+        mergeRemoteState: () => {
+          throw new Error('refused by the merge delegate');
+        },
+        user: (payload) => {
+          const text = Buffer.from(payload).toString();
+          if (text === 'boom') throw new Error('handler bug');
+          got.push(text);
+        },
+      },
+    });
+    const sender = network.createTransport();
+    sender.listen({ datagram: () => {}, stream: (s) => s.destroy() });
+    await sender.send(encodeUserPacket(Buffer.from('by packet')), transport.address);
+    await sender.send(encodeUserPacket(Buffer.from('boom')), transport.address);
+    const s = await rawStreamTo(network, clock, transport.address);
+    await s.write(encodeUserStream(Buffer.from('by stream')));
+    await clock.runFor(10);
+    assert.deepEqual(got, ['by packet', 'by stream']);
+    assert.equal(net.stats.dropped.handler, 1);
+    assert.match(String(net.stats.lastHandlerError), /handler bug/);
+    // A merge the handler refuses: the peer still gets our state (as memberlist answers before merging).
+    const p = await rawStreamTo(network, clock, transport.address);
+    await p.write(encodePushPull({ join: true, nodes: [], userState: new Uint8Array(0) }));
+    const answer = await readAll(clock, p);
+    assert.equal(answer[0], MessageType.pushPull);
+    assert.equal(net.stats.dropped.handler, 2);
   });
 });

@@ -18,9 +18,13 @@ export type NetDropReason =
   /** A push/pull over the concurrency limit (memberlist: 128). */
   | 'busy'
   /** Well-formed but not for us: a ping for another node name, a stream message type a stream never carries. */
-  | 'unexpected';
+  | 'unexpected'
+  /** A handler threw (a membership layer bug or a merge it refused): the input is dropped, the node goes on. */
+  | 'handler';
 
 export interface NetStats {
+  /** The last error a handler threw, for diagnosis (handlers run on input from the network). */
+  lastHandlerError?: unknown;
   packetsReceived: number;
   packetsSent: number;
   streamsAccepted: number;
@@ -44,6 +48,7 @@ const reasons: readonly NetDropReason[] = [
   'evicted',
   'busy',
   'unexpected',
+  'handler',
 ];
 
 export function createNetStats(): NetStats {

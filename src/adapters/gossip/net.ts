@@ -388,7 +388,11 @@ export class Net {
     else if (error instanceof NetDrop) reason = error.reason;
     else if (error instanceof StreamEndError) reason = 'closed';
     else if (isRollcallError(error) && error.code === 'CLOSED') reason = 'closed';
-    else throw error;
+    else {
+      // Input from the network must never take the process down, whatever a handler does with it.
+      reason = 'handler';
+      this.stats.lastHandlerError = error;
+    }
     this.stats.dropped[reason]++;
   }
 }
