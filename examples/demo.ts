@@ -1,5 +1,6 @@
 /**
- * The demo: three greeter servers register, a client watches the registry and calls them in turn;
+ * The demo: three greeter servers register, a client watches the registry and calls them in turn
+ * through a watch-driven cache and selector;
  * one server is SIGKILLed (no goodbye: it vanishes when its TTL runs out) and one stops gracefully
  * (a goodbye: it vanishes at once). The client prints what it saw and when, then the demo ends.
  *
@@ -16,7 +17,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { crash } from '../src/adapters/memory.js';
-import { availableKinds, createRegistry, createSelector, type Registry, type RegistryKind, type Service } from '../src/index.js';
+import { availableKinds, createRegistry, type Registry, type RegistryKind, type Selector, withCache } from '../src/index.js';
 import { findConsul, startDevConsul } from './consul-dev.js';
 import { GREETER_TTL, startGreeter } from './greeter.js';
 import { createDemoLan, lanPossible } from './lan.js';
@@ -35,11 +36,20 @@ interface Control {
   stop(id: string): void;
 }
 
-async function call(registry: Registry, pick: (s: readonly Service[]) => { id: string; address: string }): Promise<string> {
-  const node = pick(await registry.getService('greeter', { timeout: 2_000 }));
-  const res = await fetch(`http://${node.address}/hello?name=demo`, { signal: AbortSignal.timeout(2_000) });
-  const body = (await res.json()) as { greeting: string; from: string };
-  return `${body.greeting} (from ${body.from} at ${node.address})`;
+/** One call through the cached selector; a node that refuses is marked and another one tried. */
+async function call(selector: Selector): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    const node = await selector.select('greeter', { timeout: 2_000 });
+    try {
+      const res = await fetch(`http://${node.address}/hello?name=demo`, { signal: AbortSignal.timeout(2_000) });
+      const body = (await res.json()) as { greeting: string; from: string };
+      return `${body.greeting} (from ${body.from} at ${node.address})`;
+    } catch (error) {
+      if (attempt === 3) throw error;
+      selector.mark('greeter', node);
+      log(`  (${node.id} at ${node.address} did not answer: marked, trying another)`);
+    }
+  }
 }
 
 /** The client, wherever it runs: watch, call, have one server killed and one stopped, call again. */
@@ -70,10 +80,12 @@ async function client(registry: Registry, control: Control): Promise<void> {
   await watcher.synced;
   await until(() => IDS.every((id) => live.has(id)));
 
-  const pick = createSelector({ strategy: 'round-robin' });
+  // Calls go through a watch-driven cache: after its first lookup no call waits on the registry.
+  const cache = withCache(registry);
+  const selector = cache.selector({ strategy: 'round-robin' });
   let calls = 0;
   const calling = async (n: number) => {
-    for (let i = 0; i < n; i++) log(`call ${++calls}: ${await call(registry, pick)}`);
+    for (let i = 0; i < n; i++) log(`call ${++calls}: ${await call(selector)}`);
   };
   await calling(3);
 
@@ -93,6 +105,7 @@ async function client(registry: Registry, control: Control): Promise<void> {
 
   watcher.stop();
   await watching;
+  await cache.close();
 }
 
 /** A greeter in a child process (here or on a namespace host), stopped with a goodbye or killed. */
@@ -128,7 +141,10 @@ async function onMemory(): Promise<void> {
   const clientRegistry = await createRegistry('memory://demo');
   const byId = (id: string) => IDS.indexOf(id as (typeof IDS)[number]);
   await client(clientRegistry, {
-    kill: (id) => crash(registries[byId(id)] as Registry),
+    kill: (id) => {
+      crash(registries[byId(id)] as Registry);
+      void greeters[byId(id)]?.closeServer();
+    },
     stop: (id) => void greeters[byId(id)]?.stop(),
   });
   await Promise.all([...registries, clientRegistry].map((r) => r.close()));

@@ -1,6 +1,6 @@
 /**
- * A greeter client: finds the greeter service through the registry and calls it a few times,
- * spreading the calls over every instance it finds.
+ * A greeter client: finds the greeter service through a watch-driven cache and selector and calls
+ * it a few times, spreading the calls over every instance it finds and avoiding one that fails.
  *
  *   npx tsx examples/greeter-client.ts [calls]
  *
@@ -8,27 +8,33 @@
  * machine of the LAN; `ROLLCALL_REGISTRY=consul://10.0.0.2:8500` makes both use Consul instead.
  * It waits up to 10 s for a greeter to appear, then exits 0, or 1 when none did.
  */
-import { createRegistry, createSelector, isRollcallError, type Service } from '../src/index.js';
+import { createRegistry, isRollcallError, type Node, withCache } from '../src/index.js';
 
 async function main(calls: number): Promise<number> {
-  const registry = await createRegistry();
+  // A watch-driven cache: the first lookup opens a watch, later ones are answered from memory.
+  const registry = withCache(await createRegistry());
   try {
-    const pick = createSelector({ strategy: 'round-robin' });
+    const selector = registry.selector({ strategy: 'round-robin' });
     const deadline = Date.now() + 10_000;
-    let services: readonly Service[] | undefined;
-    while (!services) {
+    for (let i = 0; i < calls; ) {
+      let node: Node;
       try {
-        services = await registry.getService('greeter', { timeout: 1_000 });
+        node = await selector.select('greeter', { timeout: 2_000 });
       } catch (error) {
+        // Not (yet) there: a server that just started is still announcing itself.
         if (!isRollcallError(error, 'NOT_FOUND') || Date.now() > deadline) throw error;
         await new Promise((resolve) => setTimeout(resolve, 250));
+        continue;
       }
-    }
-    for (let i = 0; i < calls; i++) {
-      const node = pick(await registry.getService('greeter'));
-      const res = await fetch(`http://${node.address}/hello?name=client`, { signal: AbortSignal.timeout(2_000) });
-      const body = (await res.json()) as { greeting: string; from: string };
-      console.log(`${body.greeting} from ${body.from} at ${node.address}`);
+      try {
+        const res = await fetch(`http://${node.address}/hello?name=client`, { signal: AbortSignal.timeout(2_000) });
+        const body = (await res.json()) as { greeting: string; from: string };
+        console.log(`${body.greeting} from ${body.from} at ${node.address}`);
+        i++;
+      } catch (error) {
+        if (Date.now() > deadline) throw error;
+        selector.mark('greeter', node); // try another instance for a while
+      }
     }
     return 0;
   } finally {

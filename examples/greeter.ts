@@ -7,15 +7,16 @@
  * With no configuration it registers over mDNS, so a client on another machine of the LAN finds it
  * (examples/greeter-client.ts); `ROLLCALL_REGISTRY=consul://10.0.0.2:8500` puts it in Consul
  * instead. `host` is the address to listen on and publish (default: this machine's first LAN
- * IPv4 address). It prints `ready <address>` once registered and deregisters on Ctrl+C or SIGTERM
- * (the demo, which sets GREETER_STDIN_CONTROL=1, also by a `stop` line on stdin).
+ * IPv4 address). It prints `ready <address>` once registered; on Ctrl+C or SIGTERM it says goodbye,
+ * serves two more seconds while callers move away, and exits (the demo, which sets
+ * GREETER_STDIN_CONTROL=1, also stops it with a `stop` line on stdin).
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { createRegistry, type Registration, type Registry } from '../src/index.js';
+import { createRegistry, gracefulShutdown, type Registration, type Registry } from '../src/index.js';
 
 export interface Greeter {
   readonly id: string;
@@ -23,6 +24,8 @@ export interface Greeter {
   readonly registration: Registration;
   /** Deregisters (a goodbye), then closes the server. */
   stop(): Promise<void>;
+  /** Closes the server at once, without a goodbye. */
+  closeServer(): Promise<void>;
 }
 
 /** How long a greeter outlives a crash in the registry: short, so the demo shows it. */
@@ -46,14 +49,18 @@ export async function startGreeter(registry: Registry, id: string, host = '127.0
     },
     { ttl: GREETER_TTL },
   );
+  const closeServer = async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  };
   return {
     id,
     address,
     registration,
+    closeServer,
     async stop() {
       await registration.deregister();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closeServer();
     },
   };
 }
@@ -71,22 +78,16 @@ async function main(id: string, host: string): Promise<void> {
   const registry = await createRegistry();
   const greeter = await startGreeter(registry, id, host);
   console.log(`ready ${greeter.address}`);
-  let stopping: Promise<void> | undefined;
-  const stop = () => {
-    stopping ??= (async () => {
-      await greeter.stop();
-      await registry.close();
-      console.log('stopped');
-      process.exit(0);
-    })();
-    return stopping;
-  };
-  process.once('SIGTERM', () => void stop());
-  process.once('SIGINT', () => void stop());
+  // Ctrl+C or SIGTERM: goodbye first, keep answering while callers' caches catch up, then close.
+  const shutdown = gracefulShutdown({ registry, registrations: [greeter.registration], onDrained: () => greeter.closeServer() });
   if (process.env.GREETER_STDIN_CONTROL !== '1') return; // the listening server keeps the process up
-  for await (const line of createInterface({ input: process.stdin })) if (line.trim() === 'stop') await stop();
+  for await (const line of createInterface({ input: process.stdin })) {
+    if (line.trim() !== 'stop') continue;
+    await shutdown.shutdown();
+    process.exit(0);
+  }
   // The demo went away without a word: leave as a crashed process would.
-  if (!stopping) process.exit(0);
+  process.exit(0);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -12,6 +12,7 @@ const cli = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
 export interface CliResult {
   code: number | null;
+  signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
   /** Non-empty stderr lines. */
@@ -46,9 +47,9 @@ export function finish(child: ChildProcess, timeoutMs = 30_000): Promise<CliResu
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.once('error', reject);
-    child.once('close', (code) => {
+    child.once('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, stdout, stderr, errors: stderr.split('\n').filter((l) => l.trim()) });
+      resolve({ code, signal, stdout, stderr, errors: stderr.split('\n').filter((l) => l.trim()) });
     });
   });
 }
@@ -72,9 +73,15 @@ export class LiveCli {
     let stderr = '';
     child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     this.done = new Promise((resolve) =>
-      child.once('close', (code) => {
+      child.once('close', (code, signal) => {
         for (const w of [...this.#waiters]) w();
-        resolve({ code, stdout: this.items.map((i) => JSON.stringify(i)).join('\n'), stderr, errors: stderr.split('\n').filter(Boolean) });
+        resolve({
+          code,
+          signal,
+          stdout: this.items.map((i) => JSON.stringify(i)).join('\n'),
+          stderr,
+          errors: stderr.split('\n').filter(Boolean),
+        });
       }),
     );
   }
