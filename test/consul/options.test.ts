@@ -21,6 +21,7 @@ describe('consul options', () => {
     assert.equal(s.wait, 300_000);
     assert.equal(s.requestTimeout, 10_000);
     assert.equal(s.includeWarning, false);
+    assert.equal(s.maxResponseBytes, 16 << 20);
   });
 
   test('addresses: forms, lists, IPv6, schemes; duplicates collapse', () => {
@@ -74,6 +75,8 @@ describe('consul options', () => {
   test('validation: each bad option names itself; a missing file names the path, never its contents', () => {
     assert.throws(() => resolveSettings({ consistency: 'eventual' as never }, {}), invalid(/consistency/));
     assert.throws(() => resolveSettings({ maxConnections: 3 }, {}), invalid(/maxConnections must be an integer >= 4/));
+    assert.throws(() => resolveSettings({ maxResponseBytes: 1_000 }, {}), invalid(/maxResponseBytes must be an integer >= 65536/));
+    assert.equal(resolveSettings({ maxResponseBytes: 64 << 20 }, {}).maxResponseBytes, 64 << 20);
     assert.throws(() => resolveSettings({ wait: 700_000 }, {}), invalid(/at most 600000/));
     assert.throws(() => resolveSettings({ datacenter: 'dc 1' }, {}), invalid(/datacenter/));
     assert.throws(() => resolveSettings({ token: 'a\nb' }, {}), invalid(/single-line/));

@@ -6,12 +6,13 @@
  * @module
  */
 import { isIP } from 'node:net';
+import { StringDecoder } from 'node:string_decoder';
 import { checkServerIdentity } from 'node:tls';
 import { Pool } from 'undici';
 import { abortError } from '../../errors.js';
 import { type CallContext, closedByAgent, deadlineError, isUnreachable, shapeError, statusError, transportError } from './errors.js';
 import { Gate } from './gate.js';
-import type { ConsulSettings } from './settings.js';
+import { AGGREGATE_FACTOR, type ConsulSettings } from './settings.js';
 
 export type Lane = 'request' | 'watch';
 
@@ -30,7 +31,18 @@ export interface CallOptions {
   what: string;
   right?: string;
   badRequest?: CallContext['badRequest'];
+  /**
+   * Most bytes the answer may have: what this endpoint can legitimately return. A larger answer
+   * is not read further and rejects `BAD_RESPONSE`.
+   * @default SMALL_ANSWER_BYTES
+   */
+  maxBytes?: number;
 }
+
+/** Answers that carry nothing but a short status or error text (writes, heartbeats, the leader). */
+export const SMALL_ANSWER_BYTES = 64 << 10;
+/** One service definition (`/v1/agent/service/:id`): a node's tags, Meta and checks, with room to spare. */
+export const ONE_SERVICE_BYTES = 1 << 20;
 
 export interface Reply {
   readonly status: number;
@@ -58,8 +70,6 @@ export interface ClientEvents {
   dropped?(origin: string): void;
 }
 
-/** Big enough for /v1/health/state/any on a large cluster, small enough that a broken proxy cannot exhaust memory. */
-const MAX_RESPONSE_BYTES = 64 << 20;
 /** An idle request connection is closed after this; blocking-query connections are never idle for long. */
 const KEEP_ALIVE_MS = 30_000;
 
@@ -217,7 +227,7 @@ export class ConsulClient {
         headersTimeout: Math.ceil(budget) + 1_000,
         bodyTimeout: Math.ceil(budget) + 1_000,
       });
-      const text = await response.body.text();
+      const text = await readLimited(response.body, response.headers['content-length'], options.maxBytes ?? SMALL_ANSWER_BYTES);
       const raw = response.headers['x-consul-index'];
       const header = Array.isArray(raw) ? raw[0] : raw;
       const index = header !== undefined && /^\d{1,16}$/.test(header) ? Number(header) : undefined;
@@ -225,6 +235,13 @@ export class ConsulClient {
     } catch (error) {
       if (options.signal?.aborted) throw abortError(options.signal);
       if (timedOut) throw deadlineError(this.label(origin), options.what, budget);
+      if (error instanceof AnswerTooLarge) {
+        throw shapeError(
+          options.what,
+          this.label(origin),
+          `the answer is over ${formatBytes(error.limit)}, more than this call can legitimately return (a proxy or another server on the agent's port?${options.maxBytes === this.#settings.maxResponseBytes ? ' A larger service needs a larger maxResponseBytes.' : ''})`,
+        );
+      }
       throw transportError(error, this.label(origin), options.what);
     } finally {
       clearTimeout(timer);
@@ -245,7 +262,8 @@ export class ConsulClient {
       pipelining: 1,
       keepAliveTimeout: KEEP_ALIVE_MS,
       keepAliveMaxTimeout: KEEP_ALIVE_MS,
-      maxResponseSize: MAX_RESPONSE_BYTES,
+      // A backstop only: each call reads at most its own limit (see readLimited).
+      maxResponseSize: s.maxResponseBytes * AGGREGATE_FACTOR,
       connect: {
         timeout: s.requestTimeout,
         ...(tls
@@ -274,6 +292,46 @@ function serverName(name: string | undefined): object {
   if (name === undefined) return {};
   if (isIP(name) === 0) return { servername: name };
   return { checkServerIdentity: (_host: string, cert: Parameters<typeof checkServerIdentity>[1]) => checkServerIdentity(name, cert) };
+}
+
+class AnswerTooLarge extends Error {
+  constructor(readonly limit: number) {
+    super(`answer over ${limit} bytes`);
+  }
+}
+
+/**
+ * The body as text, or AnswerTooLarge as soon as it passes `limit` (a declared length over it is
+ * refused unread). Decoding chunk by chunk keeps one copy of the text, not chunks plus a copy.
+ */
+async function readLimited(
+  body: AsyncIterable<Buffer> & { destroy(error?: Error): unknown },
+  length: unknown,
+  limit: number,
+): Promise<string> {
+  const declared = typeof length === 'string' ? Number(length) : Number.NaN;
+  if (declared > limit) {
+    body.destroy();
+    throw new AnswerTooLarge(limit);
+  }
+  const decoder = new StringDecoder('utf8');
+  let text = '';
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > limit) {
+      body.destroy();
+      throw new AnswerTooLarge(limit);
+    }
+    text += decoder.write(chunk);
+  }
+  return text + decoder.end();
+}
+
+export function formatBytes(n: number): string {
+  if (n >= 1 << 20 && n % (1 << 20) === 0) return `${n / (1 << 20)} MiB`;
+  if (n >= 1 << 10 && n % (1 << 10) === 0) return `${n / (1 << 10)} KiB`;
+  return `${n} bytes`;
 }
 
 function queryString(query: CallOptions['query']): string {

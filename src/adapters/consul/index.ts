@@ -127,6 +127,17 @@ export interface ConsulOptions extends CommonOptions {
    * @default none
    */
   checks?: readonly ConsulCheck[] | ((service: Service, node: Node) => readonly ConsulCheck[]);
+  /**
+   * Largest answer, in bytes, to a read of one service's instances, of the catalog's service
+   * names or of the agent's members; the list of every check in the datacenter (aggregate mode)
+   * may be 4 times as large. Writes and heartbeats accept 64 KiB, one service definition 1 MiB.
+   * A larger answer is not read further and rejects `BAD_RESPONSE`: it bounds what a broken
+   * proxy or a hostile server on the agent's port can make this process hold. The default holds
+   * about 3,000 instances of one service at 5 KiB each (a rollcall node with a few endpoints);
+   * raise it for larger services.
+   * @default 16777216 (16 MiB)
+   */
+  maxResponseBytes?: number;
 }
 
 /**

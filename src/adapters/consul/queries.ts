@@ -17,7 +17,7 @@ import {
   ShapeError,
 } from './decode.js';
 import { shapeError } from './errors.js';
-import type { ConsulSettings } from './settings.js';
+import { AGGREGATE_FACTOR, type ConsulSettings } from './settings.js';
 
 export interface ReadOptions {
   signal?: AbortSignal | undefined;
@@ -47,24 +47,32 @@ export class ConsulReader {
    */
   health(name: string, options: ReadOptions = {}, previous?: InstanceCache): Promise<Indexed<DecodedHealth>> {
     const passing = this.settings.includeWarning ? undefined : true;
-    return this.#read(`/v1/health/service/${encodeURIComponent(name)}`, { passing }, options, (body) =>
-      decodeHealth(name, body, this.settings.includeWarning, previous),
+    return this.#read(
+      `/v1/health/service/${encodeURIComponent(name)}`,
+      { passing },
+      options,
+      (body) => decodeHealth(name, body, this.settings.includeWarning, previous),
+      this.settings.maxResponseBytes,
     );
   }
 
   /** Every service name with the union of its instances' tags. */
   catalog(options: ReadOptions = {}): Promise<Indexed<Map<string, readonly string[]>>> {
-    return this.#read('/v1/catalog/services', {}, options, decodeCatalogServices);
+    return this.#read('/v1/catalog/services', {}, options, decodeCatalogServices, this.settings.maxResponseBytes);
   }
 
   /** Every check in the datacenter: what aggregate mode diffs to find services whose health changed. */
   checks(options: ReadOptions = {}): Promise<Indexed<CheckState[]>> {
-    return this.#read('/v1/health/state/any', {}, options, decodeChecks);
+    return this.#read('/v1/health/state/any', {}, options, decodeChecks, this.settings.maxResponseBytes * AGGREGATE_FACTOR);
   }
 
   async members(signal: AbortSignal | undefined): Promise<Member[]> {
     // Agent-local: LAN members as this agent's serf sees them; `dc` does not apply.
-    const reply = await this.client.json('/v1/agent/members', { signal, what: 'GET /v1/agent/members' });
+    const reply = await this.client.json('/v1/agent/members', {
+      signal,
+      what: 'GET /v1/agent/members',
+      maxBytes: this.settings.maxResponseBytes,
+    });
     try {
       return decodeMembers(reply.data);
     } catch (error) {
@@ -77,12 +85,14 @@ export class ConsulReader {
     extra: Record<string, true | undefined>,
     options: ReadOptions,
     decode: (body: unknown) => T,
+    maxBytes: number,
   ): Promise<Indexed<T>> {
     const blocking = options.wait !== undefined;
     const what = `GET ${path}`;
     const reply = await this.client.json(path, {
       what,
       signal: options.signal,
+      maxBytes,
       lane: options.lane ?? 'request',
       ...(blocking ? { wait: options.wait } : {}),
       query: {

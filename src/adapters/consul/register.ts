@@ -13,7 +13,7 @@ import { RollcallError } from '../../errors.js';
 import type { RegistrationOps } from '../../registration.js';
 import type { Node, Service } from '../../registry.js';
 import { splitHostPort } from '../../service.js';
-import { type ConsulClient, goDuration } from './client.js';
+import { type ConsulClient, goDuration, ONE_SERVICE_BYTES } from './client.js';
 import { isUnreachable } from './errors.js';
 import type { ConsulCheck } from './index.js';
 import type { ConsulSettings } from './settings.js';
@@ -258,6 +258,7 @@ export class Registrar {
   async #goodbye(service: Service, node: Node, agent: string | undefined): Promise<void> {
     const options = {
       ...(agent !== undefined ? { agent } : {}),
+      maxBytes: ONE_SERVICE_BYTES,
       what: `GET /v1/agent/service/${node.id}`,
       right: `service:read on ${quote(service.name)}`,
     };

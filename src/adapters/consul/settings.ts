@@ -39,7 +39,14 @@ export interface ConsulSettings {
   readonly wait: number;
   readonly includeWarning: boolean;
   readonly checks: ConsulOptions['checks'];
+  /** Largest answer about one service, the catalog or the members; every check in the datacenter may be {@link AGGREGATE_FACTOR} times it. */
+  readonly maxResponseBytes: number;
 }
+
+/** `/v1/health/state/any` lists every check in the datacenter: it may be this many times `maxResponseBytes`. */
+export const AGGREGATE_FACTOR = 4;
+const DEFAULT_MAX_RESPONSE_BYTES = 16 << 20;
+const MIN_MAX_RESPONSE_BYTES = 64 << 10;
 
 const DEFAULT_ADDRESS = '127.0.0.1:8500';
 const DEFAULT_PORT = 8500;
@@ -94,6 +101,11 @@ export function resolveSettings(options: ConsulOptions, env: NodeJS.ProcessEnv):
 
   if (options.checks !== undefined && typeof options.checks !== 'function') for (const check of options.checks) validateCheck(check);
 
+  const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+  if (!Number.isInteger(maxResponseBytes) || maxResponseBytes < MIN_MAX_RESPONSE_BYTES) {
+    throw invalid(`maxResponseBytes must be an integer >= ${MIN_MAX_RESPONSE_BYTES}, got ${String(maxResponseBytes)}`);
+  }
+
   return {
     agents,
     token,
@@ -107,6 +119,7 @@ export function resolveSettings(options: ConsulOptions, env: NodeJS.ProcessEnv):
     wait,
     includeWarning: options.includeWarning === true,
     checks: options.checks,
+    maxResponseBytes,
   };
 }
 
