@@ -5,6 +5,8 @@
  */
 import { publish } from './diagnostics.js';
 import { RollcallError, throwIfAborted } from './errors.js';
+import { type Clock, systemClock } from './internal/clock.js';
+import { KeepAlive } from './internal/keep-alive.js';
 import { type RegistrationContext, RegistrationHandle, type RegistrationOps } from './registration.js';
 import type {
   Capabilities,
@@ -38,10 +40,10 @@ export interface AdapterSetup {
   /** Networked adapters refuse `localhost` addresses. */
   rejectLocalhost?: boolean;
   capabilities?: Partial<Capabilities>;
-  /** Backend work behind a watch scope (see {@link WatchInterest}). */
-  interest?: (service: string | undefined) => WatchInterest;
   /** Shares another view (memory handles on one named store). */
   view?: ServiceView;
+  /** Time for heartbeats and the adapter's timers. @default systemClock */
+  clock?: Clock;
 }
 
 export abstract class AdapterBase implements Registry {
@@ -51,10 +53,13 @@ export abstract class AdapterBase implements Registry {
   protected readonly log: Logger;
   protected readonly limits: SizeLimits;
   protected readonly defaultTtl: number;
+  protected readonly clock: Clock;
   readonly #rejectLocalhost: boolean;
   readonly #handles = new Set<RegistrationHandle>();
-  readonly #watchers = new Set<Watcher>();
-  readonly #watchOwner: WatchOwner = { eventsDelivered: 0, resyncs: 0, onEnd: (w) => this.#watchers.delete(w) };
+  /** Node id -> the handle keeping it alive, so a takeover or deregister touches only the handles it names. */
+  readonly #owners = new Map<string, RegistrationHandle>();
+  readonly #keepAlive: KeepAlive;
+  readonly #watchOwner: WatchOwner;
   readonly #context: RegistrationContext;
   #closing: Promise<void> | undefined;
   protected dropped = 0;
@@ -67,12 +72,23 @@ export abstract class AdapterBase implements Registry {
     this.#rejectLocalhost = setup.rejectLocalhost ?? false;
     this.capabilities = Object.freeze({ members: false, ...setup.capabilities });
     this.defaultTtl = setup.options.ttl === undefined ? DEFAULT_TTL : checkDuration(setup.options.ttl, `${setup.kind}: ttl`, { min: 3 });
-    this.view = setup.view ?? new ServiceView({ adapter: setup.kind, interest: setup.interest });
+    this.view = setup.view ?? new ServiceView({ adapter: setup.kind });
+    this.clock = setup.clock ?? systemClock;
+    this.#keepAlive = new KeepAlive(setup.options.keepAlive !== false, this.clock);
+    const keepAlive = () => this.#keepAlive.hold();
+    this.#watchOwner = {
+      eventsDelivered: 0,
+      resyncs: 0,
+      keepAlive,
+    };
     this.#context = {
       adapter: this.kind,
       logger: this.log,
+      clock: this.clock,
+      keepAlive,
       onBackendError: (error) => this.noteBackendError(error, 'renewing a registration failed'),
-      onEnd: (handle) => this.#handles.delete(handle),
+      onEnd: (handle) => this.#forget(handle),
+      onRemoved: (service) => publish('deregister', { adapter: this.kind, service }),
     };
   }
 
@@ -95,6 +111,14 @@ export abstract class AdapterBase implements Registry {
   protected abstract summaries(signal: AbortSignal): Promise<Service[]>;
   /** Stops loops and sockets after registrations were removed and watchers ended. */
   protected abstract shutdown(): Promise<void>;
+  /**
+   * Opens the backend work behind a watch of `service` (every service when undefined), released
+   * when the watcher ends. Called when a watch opens, never from the constructor, so adapter
+   * fields are in place. The default, for a view that is always complete (memory), opens nothing.
+   */
+  protected interest(_service: string | undefined): WatchInterest | undefined {
+    return undefined;
+  }
   /** Adapter-specific counters. */
   protected extraStats(): Record<string, number | string> {
     return {};
@@ -108,14 +132,14 @@ export abstract class AdapterBase implements Registry {
     const ttl = options.ttl === undefined ? this.defaultTtl : checkDuration(options.ttl, 'register: ttl', { min: 3 });
     const ops = await this.put(service, ttl, options.signal);
     // Re-registering a node moves it to the new handle: the old one must not renew or say goodbye for it.
-    const ids = new Set(service.nodes.map((n) => n.id));
-    for (const handle of [...this.#handles]) handle.dropNodes(ids);
+    this.#release(service);
     if (this.#closing) {
       await ops.remove(service);
       this.assertOpen();
     }
     const handle = new RegistrationHandle(service, ttl, ops, this.#context);
     this.#handles.add(handle);
+    for (const node of service.nodes) this.#owners.set(node.id, handle);
     this.log.debug({ service: service.name, version: service.version, nodes: service.nodes.length, ttl }, 'registered');
     publish('register', { adapter: this.kind, service });
     return handle;
@@ -124,8 +148,7 @@ export abstract class AdapterBase implements Registry {
   async deregister(input: ServiceInput): Promise<void> {
     this.assertOpen();
     const service = this.normalize(input, false);
-    const ids = new Set(service.nodes.map((n) => n.id));
-    for (const handle of [...this.#handles]) handle.dropNodes(ids);
+    this.#release(service);
     await this.remove(service);
     publish('deregister', { adapter: this.kind, service });
   }
@@ -153,22 +176,21 @@ export abstract class AdapterBase implements Registry {
   watch(options: WatchOptions = {}): Watcher {
     this.assertOpen();
     if (options.service !== undefined) this.checkName(options.service, 'watch');
-    const watcher = this.view.watch(options, this.#watchOwner);
-    this.#watchers.add(watcher);
-    return watcher;
+    return this.view.watch(options, this.#watchOwner, (service) => this.interest(service));
   }
 
   stats(): RegistryStats {
     let watchersSyncing = 0;
     let watchersBlind = 0;
-    for (const w of this.#watchers) {
+    const watchers = this.view.hub.watchersOf(this.#watchOwner);
+    for (const w of watchers) {
       if (w.state === 'syncing') watchersSyncing++;
       else if (w.state === 'blind') watchersBlind++;
     }
     return {
       kind: this.kind,
       registrations: this.#handles.size,
-      watchers: this.#watchers.size,
+      watchers: watchers.length,
       eventsDelivered: this.#watchOwner.eventsDelivered,
       resyncs: this.#watchOwner.resyncs,
       watchersSyncing,
@@ -193,7 +215,7 @@ export abstract class AdapterBase implements Registry {
   protected crashNow(): void {
     if (this.#closing) return;
     for (const handle of [...this.#handles]) handle.crash();
-    for (const w of [...this.#watchers]) w.stop();
+    this.view.hub.stopOwned(this.#watchOwner);
     this.#closing = this.shutdown();
   }
 
@@ -204,12 +226,47 @@ export abstract class AdapterBase implements Registry {
   async #close(): Promise<void> {
     const results = await Promise.allSettled([...this.#handles].map((h) => h.deregister()));
     for (const r of results) if (r.status === 'rejected') this.noteBackendError(r.reason, 'goodbye on close failed');
-    for (const w of [...this.#watchers]) w.stop();
+    this.view.hub.stopOwned(this.#watchOwner);
     await this.shutdown();
     this.log.debug({}, 'closed');
   }
 
+  /** Stops every handle of this registry from keeping `service`'s nodes alive (O(nodes in the call)). */
+  #release(service: Service): void {
+    let ids: Set<string> | undefined;
+    let holders: Set<RegistrationHandle> | undefined;
+    for (const node of service.nodes) {
+      const handle = this.#owners.get(node.id);
+      if (!handle) continue;
+      this.#owners.delete(node.id);
+      (ids ??= new Set()).add(node.id);
+      (holders ??= new Set()).add(handle);
+    }
+    if (ids) for (const handle of holders ?? []) handle.dropNodes(ids);
+  }
+
+  #forget(handle: RegistrationHandle): void {
+    this.#handles.delete(handle);
+    for (const node of handle.service.nodes) if (this.#owners.get(node.id) === handle) this.#owners.delete(node.id);
+  }
+
   // --- Helpers for adapters ---
+
+  /**
+   * Ends this registry's watchers with `error`: those of `service`, or all of them. For a backend
+   * that refused a watch for good (an ACL denial); other failures are retried, not reported here.
+   */
+  protected failWatchers(error: Error, service?: string): void {
+    this.view.hub.failOwned(this.#watchOwner, error, service);
+  }
+
+  /**
+   * Tells every watcher the backend cannot be read (`reason`: consul's agent does not answer, mdns
+   * has no usable interface), or can again (`undefined`). Repeating a condition changes nothing.
+   */
+  protected setBlind(reason: RollcallError | undefined): void {
+    this.view.hub.setBlind(reason);
+  }
 
   protected assertOpen(): void {
     if (this.#closing) throw new RollcallError('CLOSED', 'registry is closed', { adapter: this.kind });

@@ -6,6 +6,7 @@
  */
 import { EventEmitter } from 'eventemitter3';
 import { RollcallError } from './errors.js';
+import type { Clock, Timer } from './internal/clock.js';
 import type { Logger, Registration, RegistrationEvents, Service } from './registry.js';
 import { withNodes } from './service.js';
 
@@ -19,9 +20,13 @@ export interface RegistrationOps {
   renew?(service: Service): Promise<boolean>;
   /** Puts a lost registration back (usually the same as the initial register). */
   restore?(service: Service): Promise<void>;
-  /** Goodbye: removes these nodes from the backend. */
+  /** Goodbye: removes these nodes from the backend. Runs once, on `deregister()` or `registry.close()`. */
   remove(service: Service): Promise<void>;
-  /** Stops anything the adapter runs for this registration without a goodbye (crash, close). */
+  /**
+   * Releases whatever the adapter keeps for this registration. Runs once when the handle ends: after
+   * {@link remove} has settled on a goodbye, alone (no goodbye) on a crash or when another
+   * registration took every node over.
+   */
   stop?(service: Service): void;
   /** Receives the handle once it exists, for adapters that emit its events (mdns: `renamed`). */
   attach?(registration: RegistrationHandle): void;
@@ -34,6 +39,11 @@ export interface RegistrationContext {
   onBackendError(error: unknown): void;
   /** The handle ended (deregistered, dropped or crashed): forget it. */
   onEnd(handle: RegistrationHandle): void;
+  /** The goodbye for `service` went through (`rollcall:deregister`). */
+  onRemoved(service: Service): void;
+  /** Holds the process while the registration lives; returns the release. */
+  keepAlive(): () => void;
+  clock: Clock;
 }
 
 /** A renewal that fails is retried sooner than the next beat, but never in a tight loop. */
@@ -44,7 +54,8 @@ export class RegistrationHandle extends EventEmitter<RegistrationEvents> impleme
   readonly ttl: number;
   readonly #ops: RegistrationOps;
   readonly #ctx: RegistrationContext;
-  #timer: NodeJS.Timeout | undefined;
+  #timer: Timer | undefined;
+  readonly #letGo: () => void;
   #ended = false;
   #lost = false;
   #beating = false;
@@ -56,6 +67,7 @@ export class RegistrationHandle extends EventEmitter<RegistrationEvents> impleme
     this.ttl = ttl;
     this.#ops = ops;
     this.#ctx = ctx;
+    this.#letGo = ctx.keepAlive();
     if (ops.renew) this.#schedule(this.interval);
     ops.attach?.(this);
   }
@@ -80,8 +92,10 @@ export class RegistrationHandle extends EventEmitter<RegistrationEvents> impleme
   deregister(): Promise<void> {
     if (!this.#removal) {
       const service = this.#service;
-      this.#end();
-      this.#removal = this.#ops.remove(service);
+      this.#end(false);
+      // Goodbye order: the goodbye still finds what the adapter published, then the adapter lets go.
+      this.#removal = settled(() => this.#ops.remove(service)).finally(() => this.#ops.stop?.(service));
+      this.#removal.then(() => this.#ctx.onRemoved(service), noop);
     }
     return this.#removal;
   }
@@ -97,7 +111,7 @@ export class RegistrationHandle extends EventEmitter<RegistrationEvents> impleme
    */
   renewNow(): void {
     if (this.#ended || this.#beating || !this.#ops.renew) return;
-    clearTimeout(this.#timer);
+    this.#timer?.cancel();
     void this.#beat();
   }
 
@@ -122,17 +136,18 @@ export class RegistrationHandle extends EventEmitter<RegistrationEvents> impleme
     this.#removal = Promise.resolve();
   }
 
-  #end(): void {
+  /** Ends the handle; `stop` is false when a goodbye runs first and stops the adapter's part after it. */
+  #end(stop = true): void {
     this.#ended = true;
-    clearTimeout(this.#timer);
+    this.#timer?.cancel();
     this.#timer = undefined;
-    this.#ops.stop?.(this.#service);
+    if (stop) this.#ops.stop?.(this.#service);
     this.#ctx.onEnd(this);
+    this.#letGo();
   }
 
   #schedule(ms: number): void {
-    this.#timer = setTimeout(() => void this.#beat(), ms);
-    this.#timer.unref();
+    this.#timer = this.#ctx.clock.setTimeout(() => void this.#beat(), ms);
   }
 
   async #beat(): Promise<void> {
@@ -182,6 +197,17 @@ export class RegistrationHandle extends EventEmitter<RegistrationEvents> impleme
     this.#lost = true;
     this.#ctx.logger.warn({ service: this.#service.name, code: error.code }, error.message);
     this.emit('lost', error);
+  }
+}
+
+const noop = () => {};
+
+/** Runs `fn`, turning a synchronous throw into a rejection. */
+function settled(fn: () => Promise<void>): Promise<void> {
+  try {
+    return fn();
+  } catch (error) {
+    return Promise.reject(error);
   }
 }
 

@@ -306,4 +306,11 @@ export interface CommonOptions {
    * @default 30000
    */
   ttl?: number;
+  /**
+   * Whether a live registration, or a watch being iterated, keeps the process up as a listening
+   * server does. `false` lets the process exit under them (without a goodbye: the nodes expire
+   * after their TTL); `close()` lets it go either way.
+   * @default true
+   */
+  keepAlive?: boolean;
 }

@@ -6,7 +6,7 @@
  */
 import type { Node, Service, Watcher, WatchOptions } from './registry.js';
 import { deepEqual, serviceKey, withNodes, withoutNodes } from './service.js';
-import { WatchHub, type WatchHubOptions, type WatchOwner, type WatchSource } from './watcher.js';
+import { WatchHub, type WatchHubOptions, type WatchInterest, type WatchOwner, type WatchSource } from './watcher.js';
 
 export class ServiceView implements WatchSource {
   /** name -> version -> service (always with at least one node). */
@@ -40,10 +40,6 @@ export class ServiceView implements WatchSource {
       this.#summaries = Object.freeze(out);
     }
     return [...this.#summaries];
-  }
-
-  names(): IterableIterator<string> {
-    return this.#services.keys();
   }
 
   has(name: string): boolean {
@@ -112,8 +108,8 @@ export class ServiceView implements WatchSource {
     for (const versions of [...this.#services.values()]) for (const service of [...versions.values()]) this.set(withoutNodes(service));
   }
 
-  watch(options?: WatchOptions, owner?: WatchOwner): Watcher {
-    return this.hub.watch(options, owner);
+  watch(options?: WatchOptions, owner?: WatchOwner, interest?: (service: string | undefined) => WatchInterest | undefined): Watcher {
+    return this.hub.watch(options, owner, interest);
   }
 
   // WatchSource

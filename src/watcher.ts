@@ -34,15 +34,17 @@ export interface WatchInterest {
 
 export interface WatchHubOptions {
   adapter: string;
-  /** Opens backend queries for a scope; omitted where the view is always complete (memory). */
-  interest?: (service: string | undefined) => WatchInterest;
 }
 
-/** Who a watcher reports to: the registry that opened it counts its events and forgets it when it ends. */
+/** Who a watcher reports to: the registry that opened it counts its events (the hub alone tracks open watchers). */
 export interface WatchOwner {
   eventsDelivered: number;
   resyncs: number;
-  onEnd(watcher: Watcher): void;
+  /**
+   * Called when the consumer first asks for an event: a watch being iterated keeps the process up
+   * (see docs/architecture.md); the returned function lets it go when the watcher ends.
+   */
+  keepAlive?(): () => void;
 }
 
 const eventChannel = channel('rollcall:watch:event');
@@ -80,7 +82,15 @@ export class WatchHub {
     if (named) for (const w of named) w.mark(key, before, after);
   }
 
-  watch(options: WatchOptions = {}, owner: WatchOwner = detachedOwner()): Watcher {
+  /**
+   * Opens a watcher; `interest` is the adapter's backend work for its scope (none where the view is
+   * always complete, as on memory), released when the watcher ends.
+   */
+  watch(
+    options: WatchOptions = {},
+    owner: WatchOwner = detachedOwner(),
+    interest?: (service: string | undefined) => WatchInterest | undefined,
+  ): Watcher {
     const watcher = new ViewWatcher(this, this.#source, options, owner);
     if (options.service === undefined) this.#all.add(watcher);
     else {
@@ -88,8 +98,7 @@ export class WatchHub {
       if (!set) this.#byName.set(options.service, (set = new Set()));
       set.add(watcher);
     }
-    const interest = this.#options.interest?.(options.service);
-    watcher.start(interest);
+    watcher.start(interest?.(options.service));
     return watcher;
   }
 
@@ -126,17 +135,27 @@ export class WatchHub {
     for (const set of [...this.#byName.values()]) yield* [...set];
   }
 
-  /** Ends every watcher (registry close). */
-  stopAll(): void {
-    for (const w of [...this.#all]) w.stop();
-    for (const set of [...this.#byName.values()]) for (const w of [...set]) w.stop();
+  /** Every open watcher `owner` opened. */
+  watchersOf(owner: WatchOwner): Watcher[] {
+    return this.#owned(owner, undefined);
   }
 
-  /** Ends every watcher in scope with an error (a backend refused the watch for good). */
-  failAll(error: Error, service?: string): void {
-    const targets =
-      service === undefined ? [...this.#all, ...[...this.#byName.values()].flatMap((s) => [...s])] : [...(this.#byName.get(service) ?? [])];
-    for (const w of targets) w.fail(error);
+  /** Ends every watcher `owner` opened (registry close or crash). */
+  stopOwned(owner: WatchOwner): void {
+    for (const w of this.#owned(owner, undefined)) w.stop();
+  }
+
+  /**
+   * Ends `owner`'s watchers in scope with an error (a backend refused the watch for good): those of
+   * `service`, or every one without it.
+   */
+  failOwned(owner: WatchOwner, error: Error, service?: string): void {
+    for (const w of this.#owned(owner, service)) w.fail(error);
+  }
+
+  #owned(owner: WatchOwner, service: string | undefined): ViewWatcher[] {
+    const scope = service === undefined ? this.#watchers() : (this.#byName.get(service) ?? []);
+    return [...scope].filter((w) => w.owner === owner);
   }
 
   /** @internal */
@@ -162,14 +181,15 @@ function rethrowLater(error: unknown): void {
 }
 
 function detachedOwner(): WatchOwner {
-  return { eventsDelivered: 0, resyncs: 0, onEnd() {} };
+  return { eventsDelivered: 0, resyncs: 0 };
 }
 
 type Result = IteratorResult<WatchEvent, undefined>;
 
 class ViewWatcher extends EventEmitter<WatcherEvents> implements Watcher {
   readonly #hub: WatchHub;
-  readonly #owner: WatchOwner;
+  /** @internal */
+  readonly owner: WatchOwner;
   readonly #source: WatchSource;
   readonly #service: string | undefined;
   readonly #maxPending: number;
@@ -192,11 +212,13 @@ class ViewWatcher extends EventEmitter<WatcherEvents> implements Watcher {
   /** The consumer has asked for an event at least once. */
   #iterating = false;
   #state: WatchState = 'syncing';
+  /** Lets the process go again; set while the consumer iterates. */
+  #letGo: (() => void) | undefined;
 
   constructor(hub: WatchHub, source: WatchSource, options: WatchOptions, owner: WatchOwner) {
     super();
     this.#hub = hub;
-    this.#owner = owner;
+    this.owner = owner;
     this.#source = source;
     this.#service = options.service;
     this.#maxPending = options.maxPending ?? DEFAULT_MAX_PENDING;
@@ -287,6 +309,7 @@ class ViewWatcher extends EventEmitter<WatcherEvents> implements Watcher {
     this.#iterating = true;
     if (this.#error) return Promise.reject(this.#error);
     if (this.#done) return Promise.resolve({ done: true, value: undefined });
+    this.#letGo ??= this.owner.keepAlive?.();
     const event = this.#take();
     if (event) {
       this.#count(event);
@@ -335,7 +358,8 @@ class ViewWatcher extends EventEmitter<WatcherEvents> implements Watcher {
     this.#pending.clear();
     this.#signal?.removeEventListener('abort', this.#onAbort);
     this.#hub.remove(this, this.#service);
-    this.#owner.onEnd(this);
+    this.#letGo?.();
+    this.#letGo = undefined;
     const interest = this.#interest;
     this.#interest = undefined;
     interest?.release();
@@ -349,7 +373,7 @@ class ViewWatcher extends EventEmitter<WatcherEvents> implements Watcher {
   }
 
   #count(event: WatchEvent): void {
-    this.#owner.eventsDelivered++;
+    this.owner.eventsDelivered++;
     if (eventChannel.hasSubscribers) eventChannel.publish({ adapter: this.#hub.adapter, event });
     this.#checkSynced();
   }
@@ -358,7 +382,7 @@ class ViewWatcher extends EventEmitter<WatcherEvents> implements Watcher {
   #take(): WatchEvent | undefined {
     if (this.#resync) {
       this.#resync = false;
-      this.#owner.resyncs++;
+      this.owner.resyncs++;
       this.#unsynced?.clear();
       const services = this.#source.snapshot(this.#service);
       if (resyncChannel.hasSubscribers) resyncChannel.publish({ adapter: this.#hub.adapter, service: this.#service });

@@ -83,8 +83,8 @@ describe('watch state', () => {
 
   it('syncing until the backend answers, then live; listeners are told each change', async () => {
     const backend = manualInterest();
-    const view = new ServiceView({ adapter: 'test', interest: backend.interest });
-    const watcher = view.watch({ service: 'a' });
+    const view = new ServiceView({ adapter: 'test' });
+    const watcher = view.watch({ service: 'a' }, undefined, backend.interest);
     const told: WatchState[] = [];
     watcher.on('state', (state) => told.push(state));
     assert.equal(watcher.state, 'syncing');
@@ -99,8 +99,8 @@ describe('watch state', () => {
     const backend = manualInterest();
     const answered = new ServiceView({ adapter: 'test' });
     const live = answered.watch();
-    const waiting = new ServiceView({ adapter: 'test', interest: backend.interest });
-    const pending = waiting.watch();
+    const waiting = new ServiceView({ adapter: 'test' });
+    const pending = waiting.watch({}, undefined, backend.interest);
     const told: Array<[WatchState, string | undefined]> = [];
     live.on('state', (state, reason) => told.push([state, reason?.code]));
     await live.synced;

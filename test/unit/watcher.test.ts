@@ -163,14 +163,11 @@ describe('watcher', () => {
   it('interest: the backend query opens with the watcher and is released when iteration ends', async () => {
     let opened = 0;
     let released = 0;
-    const view = new ServiceView({
-      adapter: 'test',
-      interest: () => {
-        opened++;
-        return { ready: Promise.resolve(), release: () => released++ };
-      },
+    const view = new ServiceView({ adapter: 'test' });
+    const w = view.watch({ service: 'a' }, undefined, () => {
+      opened++;
+      return { ready: Promise.resolve(), release: () => released++ };
     });
-    const w = view.watch({ service: 'a' });
     assert.equal(opened, 1);
     await w.return?.();
     await w.return?.();
@@ -187,8 +184,8 @@ describe('watcher', () => {
   });
 
   it('failure: a backend failure ends the iteration with its error', async () => {
-    const view = new ServiceView({ adapter: 'test', interest: () => ({ ready: Promise.reject(new Error('denied')), release() {} }) });
-    const w = view.watch({ service: 'a' });
+    const view = new ServiceView({ adapter: 'test' });
+    const w = view.watch({ service: 'a' }, undefined, () => ({ ready: Promise.reject(new Error('denied')), release() {} }));
     await assert.rejects(w.next(), /denied/);
   });
 });

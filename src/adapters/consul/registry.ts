@@ -10,6 +10,7 @@ import { isRollcallError, RollcallError } from '../../errors.js';
 import type { RegistrationOps } from '../../registration.js';
 import type { Member, Registry, Service } from '../../registry.js';
 import { withoutNodes } from '../../service.js';
+import type { WatchInterest } from '../../watcher.js';
 import { ConsulClient } from './client.js';
 import type { ConsulOptions } from './index.js';
 import { ConsulReader } from './queries.js';
@@ -32,15 +33,12 @@ export class ConsulRegistry extends AdapterBase {
 
   constructor(options: ConsulOptions, env: NodeJS.ProcessEnv) {
     const settings = resolveSettings(options, env);
-    // The view asks for interest only once a watch opens, after the constructor has finished.
-    let watch: ConsulWatch | undefined;
     super({
       kind: 'consul',
       options,
       logger: adapterLogger(options.logger, 'consul'),
       rejectLocalhost: true,
       capabilities: { members: true },
-      interest: (service) => (watch as ConsulWatch).interest(service),
     });
     this.#settings = settings;
     this.#client = new ConsulClient(settings, {
@@ -53,15 +51,20 @@ export class ConsulRegistry extends AdapterBase {
       holds: (origin) => [...this.handles].some((h) => this.#registrar.holds(h.service, origin)),
       back: (origin) => this.#renewOn(origin),
     });
-    this.#watch = watch = new ConsulWatch({
+    this.#watch = new ConsulWatch({
       reader: this.#reader,
       view: this.view,
       onBackendError: (error, message) => this.noteBackendError(error, message),
       onDrop: (reason, count) => {
         for (let i = 0; i < count; i++) this.noteDrop(reason, 'consul');
       },
-      onBlind: (reason) => this.view.hub.setBlind(reason),
+      onBlind: (reason) => this.setBlind(reason),
+      failWatchers: (error, service) => this.failWatchers(error, service),
     });
+  }
+
+  protected override interest(service: string | undefined): WatchInterest {
+    return this.#watch.interest(service);
   }
 
   /** Heartbeats at once every registration homed on `origin` (the agent showed it lost its state). */

@@ -26,6 +26,8 @@ export interface WatchContext {
   onDrop(reason: string, count: number): void;
   /** Watchers cannot see Consul (`reason`), or can again (undefined). Called on every change. */
   onBlind(reason: RollcallError | undefined): void;
+  /** Ends the registry's watchers of `service` (all without one) with `error`. */
+  failWatchers(error: Error, service: string | undefined): void;
 }
 
 interface Followed {
@@ -304,7 +306,7 @@ export class ConsulWatch {
     if (!blind) this.#ctx.onBlind(reason);
     // A refused token or an untrusted certificate will not fix itself: end the watchers concerned
     // with the error instead of retrying forever in silence.
-    if (isFatal(error)) this.#ctx.view.hub.failAll(error as Error, service);
+    if (isFatal(error)) this.#ctx.failWatchers(error as Error, service);
   }
 
   /** A loop answered (or ended): once none is failing, watchers see Consul again. */

@@ -148,6 +148,11 @@ export class Browser {
     };
   }
 
+  /** Records in the cache (for stats). */
+  get cachedRecords(): number {
+    return this.cache.size;
+  }
+
   /** Whether the cache speaks for `name` with authority: its query (or the all-services one) has been answered. */
   isWarm(name: string): boolean {
     if (this.#interests.get(this.#key(name))?.warm) return true;

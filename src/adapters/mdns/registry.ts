@@ -12,6 +12,7 @@ import { abortError, throwIfAborted } from '../../errors.js';
 import { clampDelay } from '../../internal/clock.js';
 import type { RegistrationHandle, RegistrationOps } from '../../registration.js';
 import type { NodeRename, Service } from '../../registry.js';
+import type { WatchInterest } from '../../watcher.js';
 import { Browser } from './browser.js';
 import type { Codec } from './codec.js';
 import { attribute, diffInterfaces, interfacesKey, listInterfaces, type NetInterface, noInterfaceError } from './interfaces.js';
@@ -41,7 +42,6 @@ const resolved = Promise.resolve();
 export class MdnsRegistry extends AdapterBase {
   readonly #options: ResolvedMdnsOptions;
   readonly #codec: Codec;
-  readonly #holder: { browser?: Browser };
   #transport!: Transport;
   #sender!: Sender;
   #prober!: Prober;
@@ -58,24 +58,22 @@ export class MdnsRegistry extends AdapterBase {
   #packetsReceived = 0;
   #socketErrors = 0;
 
-  private constructor(options: ResolvedMdnsOptions, codec: Codec, holder: { browser?: Browser }) {
+  private constructor(options: ResolvedMdnsOptions, codec: Codec) {
     super({
       kind: 'mdns',
       options,
       logger: adapterLogger(options.logger, 'mdns'),
       limits: codec.limits,
       rejectLocalhost: true,
-      interest: (service) => (holder.browser as Browser).interest(service),
     });
     this.#options = options;
     this.#codec = codec;
-    this.#holder = holder;
   }
 
   static async create(options: ResolvedMdnsOptions, codec: Codec): Promise<MdnsRegistry> {
     const interfaces = listInterfaces(options.interfaces, options.ipv6);
     if (interfaces.length === 0) throw noInterfaceError(options.interfaces);
-    const registry = new MdnsRegistry(options, codec, {});
+    const registry = new MdnsRegistry(options, codec);
     await registry.#start(interfaces);
     return registry;
   }
@@ -121,7 +119,6 @@ export class MdnsRegistry extends AdapterBase {
       lookupTimeout: this.#options.lookupTimeout,
       maxQueryInterval: this.#options.maxQueryInterval,
     });
-    this.#holder.browser = this.#browser;
     this.#setInterfaces(interfaces);
     this.#transport.checkSharing();
     this.#poll = setInterval(() => this.#pollInterfaces(), clampDelay(this.#options.interfacePollInterval));
@@ -145,7 +142,7 @@ export class MdnsRegistry extends AdapterBase {
     if (none) this.log.warn({}, none.message);
     this.#setInterfaces(list);
     // Without an interface nothing is heard: watchers are blind until one comes back.
-    this.view.hub.setBlind(none);
+    this.setBlind(none);
     if (added.length > 0) {
       this.#responder.interfacesChanged();
       this.#browser.resetBackoff();
@@ -255,9 +252,7 @@ export class MdnsRegistry extends AdapterBase {
         await Promise.all(publish(s));
       },
       remove: (s) => this.#responder.goodbye(s, owner),
-      // The core ends a handle (stop) immediately before it says goodbye (remove) on deregistration:
-      // withdrawing on the next turn lets a goodbye that follows at once still find the nodes.
-      stop: (s) => void setImmediate(() => this.#responder.withdraw(s, owner)),
+      stop: (s) => this.#responder.withdraw(s, owner),
       // After the caller's `await register()` continues, so a listener added right there hears it.
       attach: (handle) => {
         sink.handle = handle;
@@ -271,6 +266,10 @@ export class MdnsRegistry extends AdapterBase {
 
   protected async remove(service: Service): Promise<void> {
     await this.#responder.goodbye(service);
+  }
+
+  protected override interest(service: string | undefined): WatchInterest {
+    return this.#browser.interest(service);
   }
 
   protected override peek(name: string): readonly Service[] | undefined {
@@ -303,7 +302,7 @@ export class MdnsRegistry extends AdapterBase {
       multicastLoopback: this.#transport.loopback ? 1 : 0,
       publications: this.#responder.size,
       instances: this.#browser.instances,
-      cacheRecords: this.#browser.cache.size,
+      cacheRecords: this.#browser.cachedRecords,
       interests: this.#browser.interests,
       packetsReceived: this.#packetsReceived,
       packetsSent: s.packetsSent,
