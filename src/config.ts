@@ -5,12 +5,13 @@
  * @module
  */
 
-import type { ConsulOptions } from './adapters/consul/index.js';
-import type { MdnsOptions } from './adapters/mdns/index.js';
-import type { MemoryOptions } from './adapters/memory.js';
+import { type AdapterFactory, adapterDescriptor, type DescriptorOptions, registerAdapter, registeredKinds } from './adapter-descriptor.js';
+import { builtinAdapters } from './adapters/builtin.js';
 import { adapterLogger, silentLogger } from './diagnostics.js';
 import { RollcallError } from './errors.js';
-import type { CommonOptions, Logger, Registry, RegistryKind } from './registry.js';
+import type { CommonOptions, CustomAdapterOptions, Logger, Registry, RegistryKind } from './registry.js';
+
+for (const descriptor of builtinAdapters) registerAdapter(descriptor);
 
 /** Options shared by the networked adapters. */
 export interface NetworkOptions extends CommonOptions {
@@ -21,46 +22,23 @@ export interface NetworkOptions extends CommonOptions {
   address?: string | readonly string[];
 }
 
-/** Options for {@link createRegistry}: a discriminated union on `kind`. */
+/** Options for {@link createRegistry}: a discriminated union on `kind`, one member per adapter. */
 export type RegistryOptions =
-  | (MemoryOptions & { kind: 'memory' })
-  | (MdnsOptions & { kind: 'mdns' })
-  | (NetworkOptions & { kind: 'gossip' } & Record<string, unknown>)
-  | (ConsulOptions & { kind: 'consul' })
+  | DescriptorOptions<(typeof builtinAdapters)[number]>
+  | { [Kind in keyof CustomAdapterOptions & string]: CustomAdapterOptions[Kind] & { kind: Kind } }[keyof CustomAdapterOptions & string]
   /** No kind: it comes from the environment, else the default (mdns). */
   | (NetworkOptions & { kind?: undefined });
 
-type Factory = (options: Record<string, unknown>) => Registry | Promise<Registry>;
+/** The kinds rollcall ships, available or not (adapters registered later are in {@link availableKinds}). */
+export const registryKinds: readonly RegistryKind[] = Object.freeze(builtinAdapters.map((d) => d.kind));
 
-/**
- * The adapters this build ships, loaded on first use. A kind mapped to `undefined` is part of the
- * API but not available yet.
- */
-const adapterLoaders: Record<RegistryKind, (() => Promise<Factory>) | undefined> = {
-  memory: async () => (await import('./adapters/memory.js')).createMemoryRegistry as Factory,
-  mdns: async () => (await import('./adapters/mdns/index.js')).createMdnsRegistry as Factory,
-  gossip: undefined,
-  consul: async () => (await import('./adapters/consul/index.js')).createConsulRegistry as Factory,
-};
-
-/** Every kind rollcall knows, available or not. */
-export const registryKinds: readonly RegistryKind[] = Object.freeze(Object.keys(adapterLoaders) as RegistryKind[]);
-
-/** Kinds this build can create. */
+/** Kinds this build can create: every registered adapter with a loader. */
 export function availableKinds(): RegistryKind[] {
-  return registryKinds.filter((k) => adapterLoaders[k] !== undefined);
+  return registeredKinds().filter((k) => adapterDescriptor(k)?.load !== undefined) as RegistryKind[];
 }
 
 /** The default when neither an option nor the environment names a kind: zero configuration on a LAN. */
 export const DEFAULT_KIND: RegistryKind = 'mdns';
-
-/** URL query parameters each kind accepts, and the option each becomes. */
-const urlParams: Record<RegistryKind, Record<string, string>> = {
-  memory: {},
-  mdns: { profile: 'profile', domain: 'domain' },
-  gossip: { preset: 'preset', profile: 'profile' },
-  consul: { dc: 'datacenter', consistency: 'consistency', token: 'token', tls: 'tls' },
-};
 
 export interface ResolvedConfig {
   kind: RegistryKind;
@@ -101,9 +79,10 @@ export function parseRegistryUrl(url: string): { kind: RegistryKind; options: Re
   if (!match)
     throw new RollcallError('INVALID_OPTIONS', `${JSON.stringify(redact(url))} is not a registry URL such as consul://127.0.0.1:8500`);
   const kind = checkKind((match[1] ?? '').toLowerCase(), 'URL scheme');
+  const descriptor = adapterDescriptor(kind);
   const authority = decodeURIComponent((match[2] ?? '').replace(/\/$/, ''));
   const options: Record<string, unknown> = {};
-  if (kind === 'memory') {
+  if (descriptor?.urlAuthority === 'name') {
     if (authority) options.name = authority;
   } else if (authority) {
     options.address = authority
@@ -111,7 +90,7 @@ export function parseRegistryUrl(url: string): { kind: RegistryKind; options: Re
       .map((a) => a.trim())
       .filter(Boolean);
   }
-  const accepted = urlParams[kind];
+  const accepted = descriptor?.urlParams ?? {};
   for (const [key, value] of new URLSearchParams(match[3] ?? '')) {
     const option = accepted[key];
     if (!option) {
@@ -169,7 +148,7 @@ export async function createRegistry(input?: RegistryOptions | string, env: Node
       `no registry configured (options.kind, ROLLCALL_REGISTRY or MICRO_REGISTRY); using ${config.kind}`,
     );
   }
-  const load = adapterLoaders[config.kind];
+  const load = adapterDescriptor(config.kind)?.load as (() => Promise<AdapterFactory>) | undefined;
   if (!load) {
     throw new RollcallError(
       'UNSUPPORTED',
@@ -183,7 +162,7 @@ export async function createRegistry(input?: RegistryOptions | string, env: Node
 }
 
 function checkKind(value: unknown, where: string): RegistryKind {
-  if (typeof value === 'string' && (registryKinds as readonly string[]).includes(value)) return value as RegistryKind;
+  if (typeof value === 'string' && adapterDescriptor(value)) return value as RegistryKind;
   throw new RollcallError(
     'UNSUPPORTED',
     `${where}: unknown registry kind ${JSON.stringify(value)}; available: ${availableKinds().join(', ')}`,

@@ -1,4 +1,13 @@
 export {
+  type AdapterDescriptor,
+  type AdapterFactory,
+  adapterDescriptor,
+  type DescriptorOptions,
+  registerAdapter,
+  registeredKinds,
+} from './adapter-descriptor.js';
+export { builtinAdapters } from './adapters/builtin.js';
+export {
   backoffDelay,
   type CachedLookup,
   type CachedRegistry,

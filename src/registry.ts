@@ -4,10 +4,19 @@
  * @module
  */
 import type { EventEmitter } from 'eventemitter3';
+import type { builtinAdapters } from './adapters/builtin.js';
 import type { RollcallError } from './errors.js';
 
-/** The adapters rollcall ships. */
-export type RegistryKind = 'memory' | 'mdns' | 'gossip' | 'consul';
+/**
+ * Options of adapters added at run time with `registerAdapter`, by kind. Augment it so that
+ * `createRegistry({ kind: 'etcd', ... })` type-checks with your adapter's options:
+ * `declare module 'rollcall' { interface CustomAdapterOptions { etcd: EtcdOptions } }`.
+ */
+// biome-ignore lint/suspicious/noEmptyInterface: filled by declaration merging
+export interface CustomAdapterOptions {}
+
+/** The adapters rollcall ships (`memory`, `mdns`, `gossip`, `consul`), and any in {@link CustomAdapterOptions}. */
+export type RegistryKind = (typeof builtinAdapters)[number]['kind'] | (keyof CustomAdapterOptions & string);
 
 /** String metadata, as Go Micro carries it (`map[string]string`). */
 export type Metadata = Readonly<Record<string, string>>;

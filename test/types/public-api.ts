@@ -37,6 +37,9 @@ export async function publicApi(registry: Registry): Promise<void> {
   await createRegistry('consul://10.0.0.2:8500');
   // @ts-expect-error unknown kinds do not type-check
   await createRegistry({ kind: 'etcd' });
+  // @ts-expect-error each kind type-checks with its adapter's options
+  await createRegistry({ kind: 'consul', datacenter: 5 });
+  await createRegistry({ kind: 'consul', address: '10.0.0.2:8500', datacenter: 'eu' });
   await using r = await createRegistry({ kind: 'memory' });
   void r;
 }
