@@ -1,27 +1,43 @@
 /**
- * Observability shared by every adapter: `node:diagnostics_channel` channels and the logger
+ * Observability shared by every adapter: the `node:diagnostics_channel` channels, all declared in
+ * {@link channels} with the message each carries ({@link DiagnosticsMessages}), and the logger
  * plumbing. Publishing costs nothing when nobody subscribes (`hasSubscribers` is checked first).
- *
- * Channels (message shapes are part of the API):
- * - `rollcall:register` `{ adapter, service }` after a registration is stored
- * - `rollcall:deregister` `{ adapter, service }` after nodes were removed
- * - `rollcall:watch:event` `{ adapter, event }` for every event handed to a consumer
- * - `rollcall:watch:resync` `{ adapter, service? }` when a slow consumer gets a resync
- * - `rollcall:drop` `{ adapter, reason, source? }` for malformed or refused network input
- * - `rollcall:backend:error` `{ adapter, error }` for background errors that are retried
  * @module
  */
-import { channel } from 'node:diagnostics_channel';
-import type { Logger } from './registry.js';
+import { type Channel, channel } from 'node:diagnostics_channel';
+import type { Logger, Service, WatchEvent } from './registry.js';
 
-export const channels = {
+/** What each channel publishes (the shapes are part of the API). */
+export interface DiagnosticsMessages {
+  /** `rollcall:register`: after a registration is stored. */
+  register: { adapter: string; service: Service };
+  /**
+   * `rollcall:deregister`: after this process removed nodes: `registry.deregister()`,
+   * `registration.deregister()` (or disposal) and the goodbyes of `registry.close()`.
+   */
+  deregister: { adapter: string; service: Service };
+  /** `rollcall:watch:event`: every event handed to a consumer. */
+  watchEvent: { adapter: string; event: WatchEvent };
+  /** `rollcall:watch:resync`: a slow consumer gets a resync (`service`: the watch's scope, if any). */
+  watchResync: { adapter: string; service: string | undefined };
+  /** `rollcall:drop`: malformed or refused network input, dropped and counted. */
+  drop: { adapter: string; reason: string; source: string | undefined };
+  /** `rollcall:backend:error`: a background error that is retried. */
+  backendError: { adapter: string; error: unknown };
+}
+
+/** Every channel rollcall publishes on, by the key its message type has in {@link DiagnosticsMessages}. */
+export const channels: { readonly [Name in keyof DiagnosticsMessages]: Channel } = Object.freeze({
   register: channel('rollcall:register'),
   deregister: channel('rollcall:deregister'),
+  watchEvent: channel('rollcall:watch:event'),
+  watchResync: channel('rollcall:watch:resync'),
   drop: channel('rollcall:drop'),
   backendError: channel('rollcall:backend:error'),
-} as const;
+});
 
-export function publish(name: keyof typeof channels, message: object): void {
+/** Publishes `message` on the channel `name`, if anyone listens. */
+export function publish<Name extends keyof DiagnosticsMessages>(name: Name, message: DiagnosticsMessages[Name]): void {
   const ch = channels[name];
   if (ch.hasSubscribers) ch.publish(message);
 }

@@ -30,7 +30,7 @@ export {
   registryKinds,
   resolveConfig,
 } from './config.js';
-export { channels } from './diagnostics.js';
+export { channels, type DiagnosticsMessages } from './diagnostics.js';
 export { type ErrorCode, isRollcallError, RollcallError, type RollcallErrorOptions } from './errors.js';
 export type * from './registry.js';
 export {

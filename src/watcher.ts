@@ -8,8 +8,8 @@
  * bounded by `maxPending`: past it the watcher drops its bookkeeping and delivers one `resync`.
  * @module
  */
-import { channel } from 'node:diagnostics_channel';
 import { EventEmitter } from 'eventemitter3';
+import { channels, publish } from './diagnostics.js';
 import { RollcallError } from './errors.js';
 import type { Service, ServiceEvent, WatchEvent, Watcher, WatcherEvents, WatchOptions, WatchState } from './registry.js';
 import { deepEqual, diffNodes, withoutNodes } from './service.js';
@@ -47,8 +47,6 @@ export interface WatchOwner {
   keepAlive?(): () => void;
 }
 
-const eventChannel = channel('rollcall:watch:event');
-const resyncChannel = channel('rollcall:watch:resync');
 const DEFAULT_MAX_PENDING = 10_000;
 
 /** Fans view changes out to watchers. Owned by a view; adapters create watchers through it. */
@@ -374,7 +372,7 @@ class ViewWatcher extends EventEmitter<WatcherEvents> implements Watcher {
 
   #count(event: WatchEvent): void {
     this.owner.eventsDelivered++;
-    if (eventChannel.hasSubscribers) eventChannel.publish({ adapter: this.#hub.adapter, event });
+    if (channels.watchEvent.hasSubscribers) publish('watchEvent', { adapter: this.#hub.adapter, event });
     this.#checkSynced();
   }
 
@@ -385,7 +383,7 @@ class ViewWatcher extends EventEmitter<WatcherEvents> implements Watcher {
       this.owner.resyncs++;
       this.#unsynced?.clear();
       const services = this.#source.snapshot(this.#service);
-      if (resyncChannel.hasSubscribers) resyncChannel.publish({ adapter: this.#hub.adapter, service: this.#service });
+      if (channels.watchResync.hasSubscribers) publish('watchResync', { adapter: this.#hub.adapter, service: this.#service });
       return Object.freeze({ type: 'resync', services: Object.freeze(services) });
     }
     for (const [key, before] of this.#pending) {
