@@ -9,7 +9,7 @@ import { after, describe, it } from 'node:test';
 import { Memberlist } from '../../src/adapters/gossip/memberlist.js';
 import { Keyring } from '../../src/adapters/gossip/wire/keyring.js';
 import { systemClock } from '../../src/internal/clock.js';
-import type { Address, Datagram, Transport } from '../../src/internal/transport.js';
+import { type Address, type Datagram, formatAddress, type Transport } from '../../src/internal/transport.js';
 import { bindNetTransport } from '../../src/internal/transport-net.js';
 import { type GoMemberlist, goMemberlistSkip, startGoMemberlist } from '../peers/go-memberlist.js';
 
@@ -47,13 +47,14 @@ async function ourNode(name: string, host: string, o: { keys?: Uint8Array[]; dro
 }
 
 async function goPeer(name: string, host: string, o: { join?: Memberlist; keys?: Uint8Array[] } = {}): Promise<GoMemberlist> {
-  const join = o.join ? [`${o.join.address.host}:${o.join.address.port}`] : undefined;
+  const join = o.join ? [formatAddress(o.join.address)] : undefined;
   const peer = await startGoMemberlist({ name, bind: host, join, keys: o.keys, compression: true, config: 'local' });
   stops.push(() => peer.stop());
   return peer;
 }
 
-const at = (peer: GoMemberlist): Address => ({ host: peer.address.split(':')[0] as string, port: peer.port });
+/** The peer's address for our transport (its `address` is host:port, `[v6]:port` for IPv6). */
+const at = (peer: GoMemberlist): Address => ({ host: peer.address.replace(/:\d+$/, '').replace(/^\[|\]$/g, ''), port: peer.port });
 
 async function goMembers(peer: GoMemberlist): Promise<Array<{ name: string; state: number }>> {
   const reply = await peer.call({ cmd: 'members' });
@@ -129,5 +130,19 @@ describe('Go memberlist peer', { skip }, () => {
     // The Go peer joins our keyed node too.
     const peer2 = await goPeer('go-5', '127.0.0.30', { keys: [key], join: right });
     await peer2.waitFor((l) => l.event === 'join' && (l.node as { name: string }).name === 'rollcall-4', 5000, 'join event');
+  });
+
+  it('IPv6 (::1): the Go peer joins us, its probes are answered, our pings to it too', async () => {
+    const ours = await ourNode('rollcall-6', '::1');
+    const peer = await goPeer('go-6', '::1', { join: ours });
+    await peer.waitFor((l) => l.event === 'ping' && l.node === 'rollcall-6', 5000, 'a completed probe of us over IPv6');
+    const seen = (await goMembers(peer)).find((m) => m.name === 'rollcall-6') as { addr?: string } | undefined;
+    assert.equal(seen?.addr, '::1');
+    assert.deepEqual(
+      ours.members().map((n) => n.name),
+      ['go-6'],
+    );
+    assert.equal(await ours.ping({ host: '::1', port: peer.port }, 'go-6', 1000), true);
+    assert.equal(await ours.pingStream({ host: '::1', port: peer.port }, 'go-6', 2000), true);
   });
 });
