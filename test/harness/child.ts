@@ -54,6 +54,12 @@ async function handle({ method, params }: Message): Promise<unknown> {
       return registry.members?.();
     case 'stats':
       return registry.stats();
+    case 'usage': {
+      // After a full collection when the child runs with --expose-gc: what the registry holds, not garbage.
+      (globalThis as { gc?: () => void }).gc?.();
+      const cpu = process.cpuUsage();
+      return { cpuMs: (cpu.user + cpu.system) / 1000, heapUsed: process.memoryUsage().heapUsed };
+    }
     case 'watch': {
       // The parent names the watch, so events that race ahead of this answer still find their watcher.
       const watchId = params.watch as number;

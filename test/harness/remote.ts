@@ -223,6 +223,11 @@ export class RemoteRegistry implements Registry {
     return this.#call('stats') as Promise<RegistryStats>;
   }
 
+  /** The child's CPU time so far (ms) and its heap in use (after a full collection when it runs with --expose-gc). */
+  usage(): Promise<{ cpuMs: number; heapUsed: number }> {
+    return this.#call('usage') as Promise<{ cpuMs: number; heapUsed: number }>;
+  }
+
   /** Closes the registry in the child (goodbyes), then lets the child exit. */
   async close(): Promise<void> {
     if (this.#closed || this.#child.exitCode !== null || this.#child.signalCode !== null) return;

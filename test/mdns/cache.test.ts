@@ -4,7 +4,7 @@ import { describe, it, mock } from 'node:test';
 import { type CachedRecord, RecordCache } from '../../src/adapters/mdns/cache.js';
 import type { Rr } from '../../src/adapters/mdns/packet.js';
 
-function setup(maxRecords = 100) {
+function setup(maxRecords = 100, wanted: (fname: string) => boolean = () => false) {
   let clock = 0;
   const expired: string[] = [];
   const refreshed: Array<[string, number]> = [];
@@ -15,6 +15,7 @@ function setup(maxRecords = 100) {
     events: {
       expired: (fname, type) => expired.push(`${fname}/${type}`),
       refresh: (r: CachedRecord) => refreshed.push([r.fname, clock]),
+      wanted,
     },
   });
   const advance = (ms: number) => {
@@ -115,10 +116,39 @@ describe('record cache', () => {
   it('cap: past maxRecords new records are refused, known ones still renew', (t) => {
     t.after(() => mock.timers.reset());
     const { cache } = setup(100);
-    for (let i = 0; i < 100; i++) assert.equal(cache.add(txt(`k=${i}`), 'eth0'), 'new');
-    assert.equal(cache.add(txt('k=100'), 'eth0'), 'full');
-    assert.equal(cache.add(txt('k=5'), 'eth0'), 'renewed');
+    for (let i = 0; i < 100; i++) assert.equal(cache.add(txt(`k=${i}`), 'eth0', undefined, i % 2 ? 'x' : 'y'), 'new');
+    assert.equal(cache.add(txt('k=100'), 'eth0', undefined, 'z'), 'full');
+    assert.equal(cache.add(txt('k=5'), 'eth0', undefined, 'x'), 'renewed');
     assert.equal(cache.size, 100);
+    assert.equal(cache.refused, 1);
+  });
+
+  it('flood: one source holds at most half the cache; the others still get in', (t) => {
+    t.after(() => mock.timers.reset());
+    const { cache } = setup(100);
+    const flood = Array.from({ length: 80 }, (_, i) => cache.add(txt(`fake=${i}`), 'eth0', undefined, '169.254.0.66'));
+    assert.equal(flood.filter((r) => r === 'new').length, 50);
+    assert.equal(cache.refused, 30);
+    for (let i = 0; i < 50; i++) assert.equal(cache.add(txt(`real=${i}`), 'eth0', undefined, `169.254.0.${i}`), 'new', `real ${i}`);
+  });
+
+  it('flood: once full, a record someone wants takes the place of the oldest nobody wants; the rest is refused', (t) => {
+    t.after(() => mock.timers.reset());
+    const wantedNames = new Set<string>();
+    const { cache, expired } = setup(100, (fname) => wantedNames.has(fname));
+    const rr = (name: string, data: string): Rr => ({ name, type: 'TXT', ttl: 60, flush: true, data: [Buffer.from(data)] });
+    for (let i = 0; i < 100; i++) assert.equal(cache.add(rr(`fake-${i}.local`, 'x=1'), 'eth0', undefined, `169.254.1.${i}`), 'new');
+    assert.equal(cache.add(rr('stranger.local', 'x=1'), 'eth0', undefined, '169.254.2.1'), 'full', 'nobody asked for it');
+    wantedNames.add('real.local');
+    // The oldest record is wanted too: it stays, and the next oldest goes.
+    wantedNames.add('fake-0.local');
+    assert.equal(cache.add(rr('real.local', 'x=1'), 'eth0', undefined, '169.254.2.1'), 'new', 'asked for: room is made');
+    assert.equal(cache.size, 100);
+    assert.equal(cache.evicted, 1);
+    assert.deepEqual(expired, ['fake-1.local/TXT']);
+    assert.equal(cache.get('fake-0.local', 'TXT').length, 1);
+    assert.equal(cache.get('real.local', 'TXT').length, 1);
+    assert.equal(cache.refused, 1);
   });
   it('storage: a lone record and a second datum of its name and type both live, and each expires on its own', (t) => {
     t.after(() => mock.timers.reset());

@@ -48,11 +48,20 @@ export interface ListenConfig {
   instance: string;
 }
 
+/** Announces `count` fake nodes (`<prefix>-<i>`, each PTR, SRV, TXT and A) at `perSecond`. */
+export interface FloodConfig {
+  mode: 'flood';
+  bind: string;
+  prefix: string;
+  count: number;
+  perSecond: number;
+}
+
 export interface HoldConfig {
   mode: 'hold-dual-stack';
 }
 
-type RawPeerConfig = SendConfig | ReplayConfig | ListenConfig | HoldConfig;
+type RawPeerConfig = SendConfig | ReplayConfig | ListenConfig | HoldConfig | FloodConfig;
 
 /** Binds port 5353 as responders do, joins the group on `listen`, and calls back with each response about `instance`. */
 async function hear(config: ReplayConfig | ListenConfig, onAnnouncement: (m: ReturnType<typeof dnsPacket.decode>) => void) {
@@ -96,10 +105,30 @@ async function main(config: RawPeerConfig): Promise<void> {
     return;
   }
   const sender = createSocket({ type: 'udp4', reuseAddr: true });
-  await new Promise<void>((resolve) => sender.bind(config.mode === 'send' ? (config.port ?? 0) : 0, config.bind, resolve));
+  await new Promise<void>((resolve) =>
+    sender.bind(config.mode === 'send' ? (config.port ?? 0) : config.mode === 'flood' ? 5353 : 0, config.bind, resolve),
+  );
   sender.setMulticastTTL(255);
   const send = (buf: Buffer) => new Promise<void>((resolve) => sender.send(buf, 5353, '224.0.0.251', () => resolve()));
-  if (config.mode === 'send') {
+  if (config.mode === 'flood') {
+    out({ ev: 'ready' });
+    const started = performance.now();
+    const batch = Math.max(1, Math.round(config.perSecond / 100));
+    for (let i = 0; i < config.count; i += batch) {
+      const sends: Promise<void>[] = [];
+      for (let k = i; k < Math.min(config.count, i + batch); k++) {
+        const name = `${config.prefix}-${k}`;
+        const txt = ['txtvers=1', `name=${name}`, `id=${name}-1`];
+        sends.push(send(Buffer.from(announcement(name, `${name}-host.local`, config.bind, 1000 + (k % 60_000), txt), 'hex')));
+      }
+      await Promise.all(sends);
+      // Paced by the clock, not by sleeps alone: a sleep overshoots, and the rate would drift low.
+      const due = started + ((i + batch) / config.perSecond) * 1000;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    }
+    out({ ev: 'sent', count: config.count });
+  } else if (config.mode === 'send') {
     const packets = config.packets.map((hex) => Buffer.from(hex, 'hex'));
     out({ ev: 'ready' });
     const rounds = config.repeat ?? 1;

@@ -75,6 +75,7 @@ export class Browser {
       events: {
         expired: (fname, type) => this.#expired(fname, type),
         refresh: (record) => this.#refresh(record),
+        wanted: (fname, type) => this.#wantedRecord(fname, type),
       },
     });
     this.#resolver = new Resolver((questions, legacy) => this.#query(questions, [], legacy), host.now);
@@ -302,6 +303,24 @@ export class Browser {
     return this.#interests.get(this.#key(undefined))?.active === true && (service === undefined || this.#h.codec.profile === 'dns-sd');
   }
 
+  /**
+   * Whether a watch or lookup asks for this record now: a PTR under a name queried, an instance's
+   * SRV or TXT that such a PTR points at, a host's address that such an instance's SRV names.
+   */
+  #wantedRecord(fname: string, type: RrType): boolean {
+    if (type === 'PTR') return this.#interests.get(fname)?.active === true;
+    if (type === 'SRV' || type === 'TXT') return this.#wantedInstance(fname);
+    for (const inst of this.#assembler.usersOf(fname) ?? []) if (this.#wantedInstance(inst)) return true;
+    return false;
+  }
+
+  #wantedInstance(fname: string): boolean {
+    for (const interest of this.#interests.values()) {
+      if (interest.active && this.cache.points(interest.fname, fname)) return true;
+    }
+    return false;
+  }
+
   #refresh(record: CachedRecord): void {
     const { fname, rr } = record;
     let wanted = false;
@@ -342,7 +361,7 @@ export class Browser {
     const codec = this.#h.codec;
     const fname = rr.fname ?? foldName(rr.name);
     if (type === 'PTR' ? !codec.isBrowseName(fname) : !codec.isInstance(fname)) return;
-    const result = this.cache.add(rr, iface, now);
+    const result = this.cache.add(rr, iface, now, source);
     if (result === 'ignored') return;
     if (result === 'full') {
       this.#h.noteDrop('record cache full', source);
@@ -366,7 +385,7 @@ export class Browser {
     if (rr.type !== 'A' && rr.type !== 'AAAA') return;
     const users = this.#assembler.usersOf(rr.fname ?? foldName(rr.name));
     if (!users) return;
-    const result = this.cache.add(rr, iface, now);
+    const result = this.cache.add(rr, iface, now, source);
     if (result === 'full') this.#h.noteDrop('record cache full', source);
     // A renewal changes no node, and one host's address record is shared by all its nodes: only news counts.
     else if (result === 'new' || result === 'revived') for (const inst of users) touch(touched, inst);

@@ -3,7 +3,12 @@
  * a record one more second; a record with the cache-flush bit ends, one second later, the other
  * records of its name and type received more than a second ago; and each record asks to be
  * refreshed at 80, 85, 90 and 95 % of its TTL (plus up to 2 % jitter, §5.2) so a live record is
- * re-queried before it expires. Bounded: past `maxRecords` new records are refused.
+ * re-queried before it expires.
+ *
+ * Bounded without letting a flood lock out what someone asks for: one source (an address on the
+ * link) may hold at most half of `maxRecords`, and once the cache is full a record someone wants
+ * (a watch or lookup asks for its name: see CacheEvents.wanted) takes the place of the oldest
+ * record nobody wants; anything else is refused and counted.
  * @module
  */
 import { clampDelay } from '../../internal/clock.js';
@@ -22,6 +27,8 @@ export interface CachedRecord {
   readonly fname: string;
   /** The interface it arrived on (link-local addresses need it as their zone). */
   iface: string;
+  /** The address it came from: whose budget it counts against. */
+  source: string;
   receivedAt: number;
   expiresAt: number;
   goodbye: boolean;
@@ -38,7 +45,12 @@ export interface CacheEvents {
   expired(fname: string, type: RrType): void;
   /** A refresh point of this record is due: query it if anyone still cares. */
   refresh(record: CachedRecord): void;
+  /** Whether a watch or lookup asks for this record now (it then outranks the rest when the cache is full); default never. */
+  wanted?(fname: string, type: RrType): boolean;
 }
+
+/** How far past the oldest records a full cache looks for one nobody wants before it refuses. */
+const EVICTION_SCAN = 64;
 
 /** Whether this record has refresh points left after the one just due. */
 export function lastRefresh(record: CachedRecord): boolean {
@@ -89,12 +101,22 @@ export class RecordCache {
   readonly #max: number;
   readonly #now: () => number;
   #size = 0;
+  /** The most one source may hold. */
+  readonly #perSource: number;
+  /** Records held per source address. */
+  readonly #bySource = new Map<string, number>();
+  /** Every record, oldest first: where a full cache looks for one to give up. */
+  readonly #order = new Set<CachedRecord>();
+  /** Records refused (cache full, or their source over its budget) and records given up for wanted ones. */
+  refused = 0;
+  evicted = 0;
   #timer: NodeJS.Timeout | undefined;
   #timerAt = Number.POSITIVE_INFINITY;
 
   constructor(options: { maxRecords: number; events: CacheEvents; now: () => number }) {
     this.#events = options.events;
     this.#max = options.maxRecords;
+    this.#perSource = Math.ceil(options.maxRecords / 2);
     this.#now = options.now;
   }
 
@@ -102,10 +124,10 @@ export class RecordCache {
     return this.#size;
   }
 
-  add(rr: Rr, iface: string, now = this.#now()): AddResult {
+  add(rr: Rr, iface: string, now = this.#now(), source = ''): AddResult {
     const fname = rr.fname ?? foldName(rr.name);
     let entry = this.#names.get(fname);
-    const bucket = entry?.[rr.type];
+    let bucket = entry?.[rr.type];
     const key = rdataKey(rr);
     const existing = find(bucket, key);
     if (rr.ttl === 0) {
@@ -126,6 +148,11 @@ export class RecordCache {
       const revived = existing.goodbye;
       existing.rr = rr;
       existing.iface = iface;
+      if (existing.source !== source) {
+        this.#uncount(existing.source);
+        existing.source = source;
+        this.#bySource.set(source, (this.#bySource.get(source) ?? 0) + 1);
+      }
       existing.receivedAt = now;
       existing.expiresAt = now + rr.ttl * 1000;
       existing.goodbye = false;
@@ -134,7 +161,13 @@ export class RecordCache {
       this.#schedule(existing.refreshAt);
       return revived ? 'revived' : 'renewed';
     }
-    if (this.#size >= this.#max) return 'full';
+    if ((this.#bySource.get(source) ?? 0) >= this.#perSource || (this.#size >= this.#max && !this.#makeRoom(fname, rr))) {
+      this.refused++;
+      return 'full';
+    }
+    // Room made may have been made under this very name.
+    entry = this.#names.get(fname);
+    bucket = entry?.[rr.type];
     if (!entry) {
       entry = { PTR: undefined, SRV: undefined, TXT: undefined, A: undefined, AAAA: undefined };
       this.#names.set(fname, entry);
@@ -144,6 +177,7 @@ export class RecordCache {
       key,
       fname,
       iface,
+      source,
       receivedAt: now,
       expiresAt: now + rr.ttl * 1000,
       goodbye: false,
@@ -159,8 +193,60 @@ export class RecordCache {
         [key, record],
       ]);
     this.#size++;
+    this.#order.add(record);
+    this.#bySource.set(source, (this.#bySource.get(source) ?? 0) + 1);
     this.#schedule(record.refreshAt);
     return 'new';
+  }
+
+  /**
+   * A full cache and a record for `fname`: when someone wants it, the oldest record nobody wants
+   * (among the oldest few) is given up for it. Records found wanted on the way move to the back,
+   * so a later search does not look at them again first.
+   */
+  #makeRoom(fname: string, rr: Rr): boolean {
+    if (!this.#events.wanted?.(fname, rr.type)) return false;
+    let looked = 0;
+    for (const record of this.#order) {
+      if (looked++ >= EVICTION_SCAN) break;
+      this.#order.delete(record);
+      if (this.#events.wanted?.(record.fname, record.rr.type)) {
+        this.#order.add(record);
+        continue;
+      }
+      this.#evict(record);
+      this.evicted++;
+      return true;
+    }
+    return false;
+  }
+
+  /** Takes one record out at once (not at the next sweep); its (name, type) reports expired. */
+  #evict(record: CachedRecord): void {
+    const entry = this.#names.get(record.fname);
+    const type = record.rr.type;
+    const bucket = entry?.[type];
+    if (!entry || bucket === undefined) return;
+    if (bucket instanceof Map) {
+      bucket.delete(record.key);
+      if (bucket.size === 0) entry[type] = undefined;
+    } else if (bucket === record) entry[type] = undefined;
+    if (TYPES.every((t) => entry[t] === undefined)) this.#names.delete(record.fname);
+    this.#forget(record);
+    this.#events.expired(record.fname, type);
+  }
+
+  /** Bookkeeping for a record leaving the cache. */
+  #forget(record: CachedRecord): void {
+    this.#size--;
+    this.#order.delete(record);
+    this.#uncount(record.source);
+  }
+
+  #uncount(source: string): void {
+    const held = (this.#bySource.get(source) ?? 0) - 1;
+    if (held > 0) this.#bySource.set(source, held);
+    else this.#bySource.delete(source);
   }
 
   /** RFC 6762 §10.2: a record with the flush bit ends, a second from now, its name and type's other data older than a second. */
@@ -177,6 +263,11 @@ export class RecordCache {
   isSole(fname: string, type: RrType): boolean {
     const bucket = this.#names.get(fname)?.[type];
     return bucket !== undefined && !(bucket instanceof Map);
+  }
+
+  /** Whether a PTR under `owner` (folded) points at `target` (folded). */
+  points(owner: string, target: string): boolean {
+    return find(this.#names.get(owner)?.PTR, target) !== undefined;
   }
 
   /** Live records of a (folded name, type), in no particular order. */
@@ -213,6 +304,8 @@ export class RecordCache {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#names.clear();
+    this.#order.clear();
+    this.#bySource.clear();
     this.#size = 0;
   }
 
@@ -234,7 +327,7 @@ export class RecordCache {
     const due: CachedRecord[] = [];
     const visit = (r: CachedRecord): boolean => {
       if (r.expiresAt <= now) {
-        this.#size--;
+        this.#forget(r);
         return false;
       }
       if (r.refreshAt <= now) {

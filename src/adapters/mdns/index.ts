@@ -56,7 +56,9 @@ export interface MdnsOptions extends CommonOptions {
    */
   maxQueryInterval?: number;
   /**
-   * The most records the cache holds; past it new records are dropped (and counted in `stats().dropped`).
+   * The most records the cache holds. One source address may hold half of them; once full, a
+   * record a watch or lookup asks for replaces the oldest one nobody asks for, and the rest is
+   * dropped (counted in `stats().cacheRefused` and `stats().dropped`).
    * @default 10000
    */
   maxCacheRecords?: number;

@@ -303,6 +303,8 @@ export class MdnsRegistry extends AdapterBase {
       publications: this.#responder.size,
       instances: this.#browser.instances,
       cacheRecords: this.#browser.cachedRecords,
+      cacheRefused: this.#browser.cache.refused,
+      cacheEvicted: this.#browser.cache.evicted,
       interests: this.#browser.interests,
       packetsReceived: this.#packetsReceived,
       packetsSent: s.packetsSent,
