@@ -2,7 +2,15 @@
  * Type tests: checked by `npm run typecheck` (tsc --noEmit), never executed. Each `@ts-expect-error`
  * fails the check if the line ever compiles, so the public types cannot silently loosen.
  */
-import { createRegistry, isRollcallError, type Registry, type RegistryOptions, type Service, type WatchEvent } from '../../src/index.js';
+import {
+  createRegistry,
+  isRollcallError,
+  type Registry,
+  type RegistryOptions,
+  type Service,
+  type WatchEvent,
+  type WatchState,
+} from '../../src/index.js';
 
 export async function publicApi(registry: Registry): Promise<void> {
   const services = await registry.getService('greeter');
@@ -24,6 +32,17 @@ export async function publicApi(registry: Registry): Promise<void> {
     // @ts-expect-error 'resync' carries services, not a service: narrow first
     void event.service;
   }
+  const watcher = registry.watch();
+  watcher.state satisfies WatchState;
+  watcher.on('state', (state, reason) => {
+    state satisfies 'syncing' | 'live' | 'blind';
+    reason?.code satisfies string | undefined;
+  });
+  // @ts-expect-error the states are a closed union
+  watcher.state satisfies 'stale';
+  // @ts-expect-error 'state' is the one watcher event
+  watcher.on('blind', () => {});
+  registry.stats().watchersBlind satisfies number;
   const e: WatchEvent = { type: 'resync', services: [] };
   void e;
 
