@@ -7,7 +7,7 @@
  */
 import { WireError } from './errors.js';
 import { MAX_PUSH_STATE_BYTES, MAX_PUSH_STATE_NODES, MAX_USER_MSG_BYTES, META_MAX_BYTES } from './limits.js';
-import { encodedKey, MsgpackReader, MsgpackWriter } from './msgpack.js';
+import { encodedKey, MsgpackReader, MsgpackWriter, type StructFields, structFields } from './msgpack.js';
 
 /** Message type bytes. Append only: the numbers are the protocol (net.go). */
 export const MessageType = {
@@ -159,11 +159,30 @@ function begin(type: number): MsgpackWriter {
   return shared.byte(type);
 }
 
-/** Reads a struct map, handing each key to `field`; it returns false for keys it does not know. */
-function readStruct(r: MsgpackReader, field: (key: string) => boolean): void {
+// Each struct's Go field names in the sorted order go-msgpack writes them.
+const PING = structFields(['Node', 'SeqNo', 'SourceAddr', 'SourceNode', 'SourcePort']);
+const INDIRECT_PING = structFields(['Nack', 'Node', 'Port', 'SeqNo', 'SourceAddr', 'SourceNode', 'SourcePort', 'Target']);
+const ACK = structFields(['Payload', 'SeqNo']);
+const NACK = structFields(['SeqNo']);
+const SUSPECT = structFields(['From', 'Incarnation', 'Node']);
+const ALIVE = structFields(['Addr', 'Incarnation', 'Meta', 'Node', 'Port', 'Vsn']);
+const PUSH_PULL_HEADER = structFields(['Join', 'Nodes', 'UserStateLen']);
+const PUSH_NODE = structFields(['Addr', 'Incarnation', 'Meta', 'Name', 'Port', 'State', 'Vsn']);
+const USER_MSG_HEADER = structFields(['UserMsgLen']);
+const COMPRESS = structFields(['Algo', 'Buf']);
+const ERR = structFields(['Error']);
+
+/**
+ * Calls `field` with each key's index in `fields` (-1 for keys the struct lacks, whose value it
+ * must leave for the caller to skip: it returns false then).
+ */
+function readStruct(r: MsgpackReader, fields: StructFields, field: (index: number) => boolean): void {
   const n = r.mapHeader();
+  let expect = 0;
   for (let i = 0; i < n; i++) {
-    if (!field(r.key())) r.skip();
+    const f = r.field(fields, expect);
+    expect = f + 1;
+    if (!field(f)) r.skip();
   }
 }
 
@@ -182,16 +201,17 @@ function sourceFields(m: Ping | IndirectPing): number {
   return (m.sourceAddr !== undefined && m.sourceAddr.length > 0 ? 1 : 0) + (m.sourceNode ? 1 : 0) + (m.sourcePort ? 1 : 0);
 }
 
-function readSource(r: MsgpackReader, key: string, m: Ping | IndirectPing): boolean {
-  switch (key) {
-    case 'SourceAddr':
+/** The three optional source fields; `at` is the index of SourceAddr (SourceNode and SourcePort follow). */
+function readSource(r: MsgpackReader, f: number, at: number, m: Ping | IndirectPing): boolean {
+  switch (f - at) {
+    case 0:
       m.sourceAddr = r.bytes();
       return true;
-    case 'SourcePort':
-      m.sourcePort = r.uint16();
-      return true;
-    case 'SourceNode':
+    case 1:
       m.sourceNode = r.string();
+      return true;
+    case 2:
+      m.sourcePort = r.uint16();
       return true;
   }
   return false;
@@ -207,10 +227,10 @@ export function encodePing(m: Ping): Uint8Array {
 export function decodePing(body: Uint8Array): Ping {
   const r = new MsgpackReader(body);
   const m: Ping = { seqNo: 0, node: '' };
-  readStruct(r, (key) => {
-    if (key === 'SeqNo') m.seqNo = r.uint32();
-    else if (key === 'Node') m.node = r.string();
-    else return readSource(r, key, m);
+  readStruct(r, PING, (f) => {
+    if (f === 1) m.seqNo = r.uint32();
+    else if (f === 0) m.node = r.string();
+    else return readSource(r, f, 2, m);
     return true;
   });
   return m;
@@ -227,25 +247,25 @@ export function encodeIndirectPing(m: IndirectPing): Uint8Array {
 export function decodeIndirectPing(body: Uint8Array): IndirectPing {
   const r = new MsgpackReader(body);
   const m: IndirectPing = { seqNo: 0, target: EMPTY, port: 0, node: '', nack: false };
-  readStruct(r, (key) => {
-    switch (key) {
-      case 'SeqNo':
+  readStruct(r, INDIRECT_PING, (f) => {
+    switch (f) {
+      case 3:
         m.seqNo = r.uint32();
         return true;
-      case 'Target':
+      case 7:
         m.target = r.bytes();
         return true;
-      case 'Port':
+      case 2:
         m.port = r.uint16();
         return true;
-      case 'Node':
+      case 1:
         m.node = r.string();
         return true;
-      case 'Nack':
+      case 0:
         m.nack = r.bool();
         return true;
     }
-    return readSource(r, key, m);
+    return readSource(r, f, 4, m);
   });
   return m;
 }
@@ -257,9 +277,9 @@ export function encodeAck(m: Ack): Uint8Array {
 export function decodeAck(body: Uint8Array): Ack {
   const r = new MsgpackReader(body);
   const m: Ack = { seqNo: 0, payload: EMPTY };
-  readStruct(r, (key) => {
-    if (key === 'SeqNo') m.seqNo = r.uint32();
-    else if (key === 'Payload') m.payload = r.bytes();
+  readStruct(r, ACK, (f) => {
+    if (f === 1) m.seqNo = r.uint32();
+    else if (f === 0) m.payload = r.bytes();
     else return false;
     return true;
   });
@@ -273,8 +293,8 @@ export function encodeNack(m: Nack): Uint8Array {
 export function decodeNack(body: Uint8Array): Nack {
   const r = new MsgpackReader(body);
   const m: Nack = { seqNo: 0 };
-  readStruct(r, (key) => {
-    if (key !== 'SeqNo') return false;
+  readStruct(r, NACK, (f) => {
+    if (f !== 0) return false;
     m.seqNo = r.uint32();
     return true;
   });
@@ -288,10 +308,10 @@ function encodeSuspectLike(type: number, m: Suspect): Uint8Array {
 function decodeSuspectLike(body: Uint8Array): Suspect {
   const r = new MsgpackReader(body);
   const m: Suspect = { incarnation: 0, node: '', from: '' };
-  readStruct(r, (key) => {
-    if (key === 'Incarnation') m.incarnation = r.uint32();
-    else if (key === 'Node') m.node = r.string();
-    else if (key === 'From') m.from = r.string();
+  readStruct(r, SUSPECT, (f) => {
+    if (f === 1) m.incarnation = r.uint32();
+    else if (f === 2) m.node = r.string();
+    else if (f === 0) m.from = r.string();
     else return false;
     return true;
   });
@@ -344,24 +364,24 @@ export function encodeAlive(m: Alive): Uint8Array {
 export function decodeAlive(body: Uint8Array): Alive {
   const r = new MsgpackReader(body);
   const m: Alive = { incarnation: 0, node: '', addr: EMPTY, port: 0, meta: EMPTY, vsn: EMPTY };
-  readStruct(r, (key) => {
-    switch (key) {
-      case 'Incarnation':
+  readStruct(r, ALIVE, (f) => {
+    switch (f) {
+      case 1:
         m.incarnation = r.uint32();
         return true;
-      case 'Node':
+      case 3:
         m.node = r.string();
         return true;
-      case 'Addr':
+      case 0:
         m.addr = r.bytes();
         return true;
-      case 'Port':
+      case 4:
         m.port = r.uint16();
         return true;
-      case 'Meta':
+      case 2:
         m.meta = checkMeta(r.bytes());
         return true;
-      case 'Vsn':
+      case 5:
         m.vsn = r.bytes();
         return true;
     }
@@ -408,10 +428,10 @@ export function encodePushPull(m: PushPull): Uint8Array {
  */
 export function readPushPullHeader(r: MsgpackReader, available = r.remaining): PushPullHeader {
   const h: PushPullHeader = { nodes: 0, userStateLen: 0, join: false };
-  readStruct(r, (key) => {
-    if (key === 'Nodes') h.nodes = r.intIn(-INT_MAX, INT_MAX);
-    else if (key === 'UserStateLen') h.userStateLen = r.intIn(-INT_MAX, INT_MAX);
-    else if (key === 'Join') h.join = r.bool();
+  readStruct(r, PUSH_PULL_HEADER, (f) => {
+    if (f === 1) h.nodes = r.intIn(-INT_MAX, INT_MAX);
+    else if (f === 2) h.userStateLen = r.intIn(-INT_MAX, INT_MAX);
+    else if (f === 0) h.join = r.bool();
     else return false;
     return true;
   });
@@ -427,27 +447,27 @@ export function readPushPullHeader(r: MsgpackReader, available = r.remaining): P
 /** Reads one push/pull node state; Meta over 512 bytes is refused. */
 export function readPushNode(r: MsgpackReader): PushNodeState {
   const n: PushNodeState = { name: '', addr: EMPTY, port: 0, meta: EMPTY, incarnation: 0, state: 0, vsn: EMPTY };
-  readStruct(r, (key) => {
-    switch (key) {
-      case 'Name':
+  readStruct(r, PUSH_NODE, (f) => {
+    switch (f) {
+      case 3:
         n.name = r.string();
         return true;
-      case 'Addr':
+      case 0:
         n.addr = r.bytes();
         return true;
-      case 'Port':
+      case 4:
         n.port = r.uint16();
         return true;
-      case 'Meta':
+      case 2:
         n.meta = checkMeta(r.bytes());
         return true;
-      case 'Incarnation':
+      case 1:
         n.incarnation = r.uint32();
         return true;
-      case 'State':
+      case 5:
         n.state = r.intIn(-INT_MAX, INT_MAX);
         return true;
-      case 'Vsn':
+      case 6:
         n.vsn = r.bytes();
         return true;
     }
@@ -480,8 +500,8 @@ export function encodeUserStream(payload: Uint8Array): Uint8Array {
 /** Reads a stream user message header; the length is checked against the limit and the bytes present. */
 export function readUserMsgHeader(r: MsgpackReader, available = r.remaining): number {
   let len = 0;
-  readStruct(r, (key) => {
-    if (key !== 'UserMsgLen') return false;
+  readStruct(r, USER_MSG_HEADER, (f) => {
+    if (f !== 0) return false;
     len = r.intIn(-INT_MAX, INT_MAX);
     return true;
   });
@@ -505,9 +525,9 @@ export function encodeCompress(m: Compress): Uint8Array {
 export function decodeCompress(body: Uint8Array): Compress {
   const r = new MsgpackReader(body);
   const m: Compress = { algo: 0, buf: EMPTY };
-  readStruct(r, (key) => {
-    if (key === 'Algo') m.algo = r.uint8();
-    else if (key === 'Buf') m.buf = r.bytesView();
+  readStruct(r, COMPRESS, (f) => {
+    if (f === 0) m.algo = r.uint8();
+    else if (f === 1) m.buf = r.bytesView();
     else return false;
     return true;
   });
@@ -521,8 +541,8 @@ export function encodeErr(m: ErrResp): Uint8Array {
 export function decodeErr(body: Uint8Array): ErrResp {
   const r = new MsgpackReader(body);
   const m: ErrResp = { error: '' };
-  readStruct(r, (key) => {
-    if (key !== 'Error') return false;
+  readStruct(r, ERR, (f) => {
+    if (f !== 0) return false;
     m.error = r.string();
     return true;
   });

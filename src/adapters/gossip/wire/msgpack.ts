@@ -232,14 +232,42 @@ function malformed(what: string, byte: number): WireError {
   return new WireError('malformed', `msgpack: ${what} expected, found 0x${byte.toString(16).padStart(2, '0')}`);
 }
 
+const utf8 = new TextDecoder();
+
+/** Text of `buf[start, end)`: short ASCII (every field name, most node names) without a native call. */
+function text(buf: Uint8Array, start: number, end: number): string {
+  if (end - start <= 32) {
+    let s = '';
+    for (let i = start; i < end; i++) {
+      const c = buf[i] as number;
+      if (c > 0x7f) return utf8.decode(buf.subarray(start, end));
+      s += String.fromCharCode(c);
+    }
+    return s;
+  }
+  return utf8.decode(buf.subarray(start, end));
+}
+
+/** A struct's fields for {@link MsgpackReader.field}: the encoded keys in Go's (sorted) order. */
+export interface StructFields {
+  /** `[raw header][name]` of each key, in the order Go writes them. */
+  readonly keys: readonly Uint8Array[];
+  readonly index: ReadonlyMap<string, number>;
+}
+
+/** Describes a struct by its Go field names, which must be given in Go's sorted order. */
+export function structFields(names: readonly string[]): StructFields {
+  return { keys: names.map(encodedKey), index: new Map(names.map((n, i) => [n, i])) };
+}
+
 /** Reads go-msgpack values from one complete buffer; every method throws {@link WireError} on bad input. */
 export class MsgpackReader {
-  readonly buf: Buffer;
+  readonly buf: Uint8Array;
   pos: number;
   readonly end: number;
 
   constructor(input: Uint8Array, start = 0, end = input.length) {
-    this.buf = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+    this.buf = input;
     this.pos = start;
     this.end = end;
   }
@@ -250,6 +278,23 @@ export class MsgpackReader {
 
   private need(n: number, what: string): void {
     if (this.end - this.pos < n) throw truncated(what);
+  }
+
+  private u16(): number {
+    const b = this.buf;
+    const p = this.pos;
+    this.pos += 2;
+    return ((b[p] as number) << 8) | (b[p + 1] as number);
+  }
+
+  private u32(): number {
+    const v = readU32(this.buf, this.pos);
+    this.pos += 4;
+    return v;
+  }
+
+  private view(): DataView {
+    return new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   }
 
   /** The next byte, not consumed. */
@@ -290,16 +335,34 @@ export class MsgpackReader {
     if (b === NIL) return 0;
     if (b === b16) {
       this.need(2, what);
-      n = this.buf.readUInt16BE(this.pos);
-      this.pos += 2;
+      n = this.u16();
     } else if (b === b32) {
       this.need(4, what);
-      n = this.buf.readUInt32BE(this.pos);
-      this.pos += 4;
+      n = this.u32();
     } else throw malformed(what, b);
     // Every entry takes at least one byte: a count the input cannot hold is a lie, caught before any loop.
     if (n > this.end - this.pos) throw truncated(what);
     return n;
+  }
+
+  /**
+   * The next map key as an index into `fields`, or -1 for a key the struct does not have (its
+   * value is then still to be skipped). `expect` is the field Go writes next: its encoded key is
+   * compared byte for byte first, so Go's own messages decode without building key strings.
+   */
+  field(fields: StructFields, expect: number): number {
+    const k = fields.keys[expect];
+    if (k !== undefined && this.end - this.pos >= k.length) {
+      const b = this.buf;
+      const p = this.pos;
+      let i = 0;
+      while (i < k.length && b[p + i] === k[i]) i++;
+      if (i === k.length) {
+        this.pos += k.length;
+        return expect;
+      }
+    }
+    return fields.index.get(this.key()) ?? -1;
   }
 
   /** Length of the raw/str/bin at the cursor, header consumed; -1 for nil. */
@@ -311,12 +374,10 @@ export class MsgpackReader {
     else if (b === 0xd9 || b === 0xc4) n = this.next('a string');
     else if (b === RAW16 || b === 0xc5) {
       this.need(2, 'a string');
-      n = this.buf.readUInt16BE(this.pos);
-      this.pos += 2;
+      n = this.u16();
     } else if (b === RAW32 || b === 0xc6) {
       this.need(4, 'a string');
-      n = this.buf.readUInt32BE(this.pos);
-      this.pos += 4;
+      n = this.u32();
     } else throw malformed('a string or bytes', b);
     this.need(n, 'a string');
     return n;
@@ -333,23 +394,32 @@ export class MsgpackReader {
 
   /** Raw, str or bin copied out of the input, so it outlives the packet buffer. */
   bytes(): Uint8Array {
-    return Uint8Array.prototype.slice.call(this.bytesView());
+    const n = this.bytesLength();
+    if (n <= 0) return new Uint8Array(0);
+    const p = this.pos;
+    this.pos += n;
+    if (n > 32) return this.buf.slice(p, p + n);
+    // A loop beats a native copy for the short Addr and Vsn fields.
+    const out = new Uint8Array(n);
+    for (let i = 0; i < n; i++) out[i] = this.buf[p + i] as number;
+    return out;
   }
 
   /** Raw, str or bin as UTF-8 text (invalid sequences become U+FFFD, as Go's bytes never fail). */
   string(): string {
     const n = this.bytesLength();
     if (n <= 0) return '';
-    const s = this.buf.toString('utf8', this.pos, this.pos + n);
+    const p = this.pos;
     this.pos += n;
-    return s;
+    return text(this.buf, p, p + n);
   }
 
   /** A map key as Latin-1, which is exact for the ASCII field names compared against it. */
   key(): string {
     const n = this.bytesLength();
     if (n <= 0) return '';
-    const s = this.buf.toString('latin1', this.pos, this.pos + n);
+    let s = '';
+    for (let i = this.pos; i < this.pos + n; i++) s += String.fromCharCode(this.buf[i] as number);
     this.pos += n;
     return s;
   }
@@ -366,40 +436,32 @@ export class MsgpackReader {
     const b = this.next('an integer');
     if (b <= 0x7f) return b;
     if (b >= 0xe0) return b - 0x100;
-    const buf = this.buf;
-    const p = this.pos;
     switch (b) {
       case NIL:
         return 0;
       case UINT8:
         this.need(1, 'an integer');
-        this.pos += 1;
-        return buf[p] as number;
+        return this.buf[this.pos++] as number;
       case UINT16:
         this.need(2, 'an integer');
-        this.pos += 2;
-        return buf.readUInt16BE(p);
+        return this.u16();
       case UINT32:
         this.need(4, 'an integer');
-        this.pos += 4;
-        return buf.readUInt32BE(p);
+        return this.u32();
       case INT8:
         this.need(1, 'an integer');
-        this.pos += 1;
-        return buf.readInt8(p);
+        return ((this.buf[this.pos++] as number) << 24) >> 24;
       case INT16:
         this.need(2, 'an integer');
-        this.pos += 2;
-        return buf.readInt16BE(p);
+        return (this.u16() << 16) >> 16;
       case INT32:
         this.need(4, 'an integer');
-        this.pos += 4;
-        return buf.readInt32BE(p);
+        return this.u32() | 0;
       case UINT64:
       case INT64: {
         this.need(8, 'an integer');
+        const v = b === UINT64 ? this.view().getBigUint64(this.pos) : this.view().getBigInt64(this.pos);
         this.pos += 8;
-        const v = b === UINT64 ? buf.readBigUInt64BE(p) : buf.readBigInt64BE(p);
         if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) {
           throw new WireError('limit', `msgpack: integer ${v} out of range`);
         }
@@ -435,7 +497,7 @@ export class MsgpackReader {
     if (b === UINT64 || b === INT64) {
       this.pos++;
       this.need(8, 'an integer');
-      const v = b === UINT64 ? this.buf.readBigUInt64BE(this.pos) : this.buf.readBigInt64BE(this.pos);
+      const v = b === UINT64 ? this.view().getBigUint64(this.pos) : this.view().getBigInt64(this.pos);
       this.pos += 8;
       if (v < 0n) throw new WireError('malformed', `msgpack: negative value ${v} for a uint64`);
       return v;
