@@ -4,17 +4,18 @@
  * entry), never a crash, and no loop may spin.
  */
 import assert from 'node:assert/strict';
-import http from 'node:http';
+import type http from 'node:http';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { createConsulRegistry } from '../../src/adapters/consul/index.js';
 import { isRollcallError, type Registry } from '../../src/index.js';
 import { Recorder } from '../conformance/helpers.js';
+import { type FakeAgent, startFakeAgent } from './fake-agent.js';
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 let handler: Handler = (_req, res) => res.end('[]');
 const seen: string[] = [];
-let server: http.Server;
+let server: FakeAgent;
 let address = '';
 const registries: Registry[] = [];
 const unhandled: unknown[] = [];
@@ -42,17 +43,15 @@ const code = (c: string, message?: RegExp) => (e: unknown) =>
 
 before(async () => {
   process.on('unhandledRejection', onUnhandled);
-  server = http.createServer((req, res) => {
+  server = await startFakeAgent((req, res) => {
     seen.push(`${req.method} ${req.url}`);
     handler(req, res);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  address = `127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+  address = server.address;
 });
 after(async () => {
   await Promise.allSettled(registries.map((r) => r.close()));
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
+  await server.close();
   process.off('unhandledRejection', onUnhandled);
   assert.deepEqual(unhandled, [], 'no unhandled rejection');
 });

@@ -7,14 +7,14 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import http from 'node:http';
-import type net from 'node:net';
+import type http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { deflateSync } from 'node:zlib';
 import { createConsulRegistry } from '../../src/adapters/consul/index.js';
 import { isRollcallError, type Registry } from '../../src/index.js';
+import { type FakeAgent, startFakeAgent } from './fake-agent.js';
 
 const child = path.join(path.dirname(fileURLToPath(import.meta.url)), 'response-size.child.ts');
 const hex = (s: string) => deflateSync(Buffer.from(s)).toString('hex');
@@ -58,7 +58,7 @@ function serveHealth(res: http.ServerResponse, name: string, bytes: number): voi
   pump();
 }
 
-let server: http.Server;
+let server: FakeAgent;
 let address = '';
 /** Service name -> size of the health answer served for it. */
 const sizes = new Map<string, number>();
@@ -66,7 +66,7 @@ let small = '';
 const registries: Registry[] = [];
 
 before(async () => {
-  server = http.createServer((req, res) => {
+  server = await startFakeAgent((req, res) => {
     req.on('error', () => {});
     res.on('error', () => {});
     const url = new URL(req.url ?? '/', 'http://x');
@@ -76,14 +76,11 @@ before(async () => {
     res.writeHead(200, { 'content-type': 'text/plain' });
     res.end(small);
   });
-  server.keepAliveTimeout = 1_000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  address = `127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+  address = server.address;
 });
 after(async () => {
   await Promise.allSettled(registries.map((r) => r.close()));
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
+  await server.close();
 });
 
 function lookupInChild(name: string): Promise<{ outcome: string; grownKiB: number }> {

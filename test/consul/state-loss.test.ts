@@ -7,27 +7,17 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { crashConsulRegistry } from '../../src/adapters/consul/registry.js';
-import type { Registration, Registry } from '../../src/index.js';
-import { createRegistry } from '../../src/index.js';
+import type { Registration } from '../../src/index.js';
 import { Recorder, service, uniqueName } from '../conformance/helpers.js';
-import { requirePeer, startDevAgent } from '../peers/consul.js';
+import { withAgent } from './agent-registries.js';
 
 const TTL = 3_000;
 const BOUND = TTL / 3 + 1_000;
 
 test('state loss: registrations return within ttl/3 + 1 s of the new leader; watchers recover in place', async (t) => {
-  const agent = await requirePeer(t, () => startDevAgent());
-  if (!agent) return;
-  const registries: Registry[] = [];
-  t.after(async () => {
-    await Promise.allSettled(registries.map((r) => r.close()));
-    await agent.stop();
-  });
-  const open = async () => {
-    const r = await createRegistry({ kind: 'consul', address: agent.address, ttl: TTL });
-    registries.push(r);
-    return r;
-  };
+  const env = await withAgent(t, { ttl: TTL });
+  if (!env) return;
+  const { agent, open } = env;
   const owner = await open();
   const watcher = await open();
   const crashed = await open();
@@ -110,14 +100,11 @@ test('state loss: registrations return within ttl/3 + 1 s of the new leader; wat
 });
 
 test('state loss: a restart is acted on once the agent is back, not at the next heartbeat', async (t) => {
-  const agent = await requirePeer(t, () => startDevAgent());
-  if (!agent) return;
+  const env = await withAgent(t);
+  if (!env) return;
+  const { agent } = env;
   // Heartbeats every 20 s: none falls within the test, so only the recovery can bring it back.
-  const owner = await createRegistry({ kind: 'consul', address: agent.address, ttl: 60_000 });
-  t.after(async () => {
-    await owner.close();
-    await agent.stop();
-  });
+  const owner = await env.open({ ttl: 60_000 });
   const name = uniqueName('idle');
   const reg = await owner.register(service(name, [{ id: `${name}-n`, port: 9_200 }]));
   const events: string[] = [];

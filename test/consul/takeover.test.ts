@@ -7,9 +7,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { OWNER_META_KEY } from '../../src/adapters/consul/register.js';
-import { createRegistry, type Registry } from '../../src/index.js';
 import { eventually, service, uniqueName } from '../conformance/helpers.js';
-import { type DevAgent, requirePeer, startDevAgent } from '../peers/consul.js';
+import { withAgent } from './agent-registries.js';
 
 const TTL = 3_000;
 /** A lost node is noticed at the next heartbeat (ttl / 3) and registered again at once; the second is for a busy machine. */
@@ -21,24 +20,8 @@ interface AgentService {
   Meta: Record<string, string>;
 }
 
-async function withAgent(t: import('node:test').TestContext): Promise<{ agent: DevAgent; open: () => Promise<Registry> } | undefined> {
-  const agent = await requirePeer(t, () => startDevAgent());
-  if (!agent) return undefined;
-  const registries: Registry[] = [];
-  t.after(async () => {
-    await Promise.allSettled(registries.map((r) => r.close()));
-    await agent.stop();
-  });
-  const open = async () => {
-    const r = await createRegistry({ kind: 'consul', address: agent.address, ttl: TTL });
-    registries.push(r);
-    return r;
-  };
-  return { agent, open };
-}
-
 test('takeover: each registry marks its nodes with its own owner id; the old owner’s goodbye leaves the new owner’s node', async (t) => {
-  const env = await withAgent(t);
+  const env = await withAgent(t, { ttl: TTL });
   if (!env) return;
   const { agent, open } = env;
   const [old, successor] = [await open(), await open()];
@@ -71,7 +54,7 @@ test('takeover: each registry marks its nodes with its own owner id; the old own
 });
 
 test('takeover: a node the new owner loses anyway (a goodbye racing the takeover) is registered again within ttl/3', async (t) => {
-  const env = await withAgent(t);
+  const env = await withAgent(t, { ttl: TTL });
   if (!env) return;
   const { agent, open } = env;
   const owner = await open();

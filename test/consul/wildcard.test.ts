@@ -7,22 +7,15 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { localAddressTowards, wildcardAddress } from '../../src/adapters/consul/wildcard.js';
-import { createRegistry, type Registry } from '../../src/index.js';
 import { uniqueName } from '../conformance/helpers.js';
-import { requirePeer, startDevAgent } from '../peers/consul.js';
+import { withAgent } from './agent-registries.js';
 
 describe('consul: wildcard addresses', () => {
   test('a real agent advertising 127.0.0.5: 0.0.0.0 and :: become the address other hosts reach this one by', async (t) => {
-    const agent = await requirePeer(t, () => startDevAgent({ bind: '127.0.0.5' }));
-    if (!agent) return;
-    const registries: Registry[] = [];
-    t.after(async () => {
-      await Promise.allSettled(registries.map((r) => r.close()));
-      await agent.stop();
-    });
-    const a = await createRegistry({ kind: 'consul', address: agent.address });
-    const b = await createRegistry({ kind: 'consul', address: agent.address });
-    registries.push(a, b);
+    const env = await withAgent(t, {}, { bind: '127.0.0.5' });
+    if (!env) return;
+    const { agent, open } = env;
+    const [a, b] = [await open(), await open()];
     const name = uniqueName('wild');
     const reg = await a.register({
       name,
