@@ -48,6 +48,7 @@ describe('consul ACL', () => {
     const refused = new Recorder(stranger.watch({ service: web }));
     await refused.done;
     assert.ok(isRollcallError(refused.error, 'PERMISSION_DENIED'), `watch error: ${String(refused.error)}`);
+    assert.equal(stranger.stats().blindPeriods, 0, 'a refusal ends the watch; it does not blind the registry');
 
     const token = await agent.createServiceToken(web);
     const scoped = open(token);

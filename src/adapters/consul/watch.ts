@@ -299,14 +299,18 @@ export class ConsulWatch {
 
   #failed(error: unknown, attempt: number, what: string, service: string | undefined, loop: string): void {
     this.#ctx.onBackendError(error, `${what} failed (attempt ${attempt}); retrying with backoff`);
+    // A refused token or an untrusted certificate will not fix itself: end the watchers concerned
+    // with the error instead of retrying forever in silence. That is an end, not blindness: the
+    // registry's other watchers are not told anything.
+    if (isFatal(error)) {
+      this.#ctx.failWatchers(error as Error, service);
+      return;
+    }
     const reason =
       error instanceof RollcallError ? error : new RollcallError('UNAVAILABLE', `${what} failed: ${String(error)}`, { cause: error });
     const blind = this.#failing.size > 0;
     this.#failing.set(loop, reason);
     if (!blind) this.#ctx.onBlind(reason);
-    // A refused token or an untrusted certificate will not fix itself: end the watchers concerned
-    // with the error instead of retrying forever in silence.
-    if (isFatal(error)) this.#ctx.failWatchers(error as Error, service);
   }
 
   /** A loop answered (or ended): once none is failing, watchers see Consul again. */
