@@ -109,6 +109,10 @@ export class Publication {
   state: PublishState = 'probing';
   /** Set once withdrawn or said goodbye for: nothing may be sent for it any more. */
   withdrawn = false;
+  /** Given up to a newer registration of the same node by another process on this host (see Responder). */
+  yielded = false;
+  /** Record keys of an older registration of this node on this host that this one took the name over from. */
+  readonly supersedes = new Set<string>();
   conflicts = 0;
   established: Promise<void>;
   settle!: { resolve: () => void; reject: (e: Error) => void };

@@ -55,6 +55,8 @@ export class MdnsRegistry extends AdapterBase {
   readonly #sources = new Map<string, NetInterface | null>();
   /** Registration owner -> where its rename events go (the handle, once register() resolved). */
   readonly #renameSinks = new WeakMap<object, RenameSink>();
+  /** This host's addresses: a response from one of them is another process on this host. */
+  #ownAddresses = new Set<string>();
   #packetsReceived = 0;
   #socketErrors = 0;
 
@@ -127,6 +129,9 @@ export class MdnsRegistry extends AdapterBase {
 
   #setInterfaces(list: NetInterface[]): void {
     this.#interfaces = list;
+    this.#ownAddresses = new Set(
+      list.flatMap((i) => [...i.v4.map((a) => a.address), ...i.v6.flatMap((a) => [a.address, `${a.address}%${i.name}`])]),
+    );
     this.#sources.clear();
     this.#transport.setInterfaces(list);
     this.#targets = targetsOf(list, this.#transport.ipv6);
@@ -202,7 +207,8 @@ export class MdnsRegistry extends AdapterBase {
       // Watchers hear of a node before the conflict check (RFC 6762 §9), which they do not wait on:
       // their events went out as promise jobs during onResponse, and this job queues behind them.
       // (A promise job, not queueMicrotask: Node wraps each of those in an async resource.)
-      void resolved.then(() => this.#checkResponse(message, target));
+      const sameHost = this.#ownAddresses.has(rinfo.address);
+      void resolved.then(() => this.#checkResponse(message, target, sameHost));
     } else if (via === 'mdns') {
       if (!this.#admit(rinfo.address)) return 'query flood';
       if (message.authorities.length > 0) this.#prober.onProbe(message, target);
@@ -213,10 +219,10 @@ export class MdnsRegistry extends AdapterBase {
   }
 
   /** The responder's part of a response heard: conflicts with our names, duplicate answers it need not send. */
-  #checkResponse(message: Message, target: Target): void {
+  #checkResponse(message: Message, target: Target, sameHost: boolean): void {
     if (this.closed) return;
     try {
-      this.#responder.onResponse(message, target);
+      this.#responder.onResponse(message, target, sameHost);
     } catch (error) {
       this.noteBackendError(error, 'handling an mDNS packet failed');
     }
@@ -316,6 +322,7 @@ export class MdnsRegistry extends AdapterBase {
       tieBreaksLost: this.#prober.tieBreaksLost,
       conflicts: this.#responder.conflicts,
       renames: this.#responder.renames,
+      takenOver: this.#responder.takenOver,
       retracted: this.#responder.retracted,
       socketErrors: this.#socketErrors,
       ownEchoes: this.#transport.echoes.dropped,

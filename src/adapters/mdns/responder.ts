@@ -11,7 +11,7 @@ import { ANNOUNCE_COUNT, Announcer } from './announcer.js';
 import { Answerer, type Arrival, type RecordIndex } from './answers.js';
 import { type Codec, txtBytes } from './codec.js';
 import { foldName, randomTag, renameAttempt, renamedLabel } from './names.js';
-import { type Message, PACKET_BUDGET, type Rr, recordBytes, recordKey } from './packet.js';
+import { type Message, PACKET_BUDGET, type Rr, recordBytes, recordKey, txtStrings } from './packet.js';
 import type { Claim, Prober, Target } from './prober.js';
 import { HostEntry, Publication, parseAddress, publicationKey } from './publication.js';
 import { DEFENCE_RATE_LIMIT_MS, RATE_LIMIT_MS, type Sender } from './sender.js';
@@ -61,6 +61,8 @@ export class Responder implements RecordIndex {
   #closed = false;
   conflicts = 0;
   renames = 0;
+  /** Nodes given up to a newer registration of the same node by another process on this host. */
+  takenOver = 0;
   /** Records said goodbye for because their name was lost to a conflict. */
   retracted = 0;
 
@@ -142,7 +144,7 @@ export class Responder implements RecordIndex {
   }
 
   #commit(existing: Publication | undefined, service: Service, node: Node, owner: object, ttl: number, txt: Buffer[]): Publication {
-    if (existing && this.#pubs.get(existing.key) === existing) {
+    if (existing && this.#pubs.get(existing.key) === existing && !existing.yielded) {
       const before = { address: existing.node.address, ttl: existing.ttl, txt: existing.txt };
       existing.update(service, node, owner, ttl, txt);
       this.#index(existing);
@@ -346,7 +348,8 @@ export class Responder implements RecordIndex {
     for (const node of service.nodes) {
       const pub = this.#pubs.get(publicationKey(service.name, node.id));
       if (!pub) present = false;
-      else if (pub.owner === owner) this.#announcer.enqueue(pub, RATE_LIMIT_MS);
+      // A node taken over on this host stays ours to hold (no restore fights the new owner) but is not announced.
+      else if (pub.owner === owner && !pub.yielded) this.#announcer.enqueue(pub, RATE_LIMIT_MS);
     }
     return present;
   }
@@ -360,7 +363,7 @@ export class Responder implements RecordIndex {
 
   /** Goodbye (TTL 0) for these nodes, when `owner` (if given) still owns them. */
   async goodbye(service: Service, owner?: object): Promise<void> {
-    const gone = this.#take(service, owner).filter((p) => p.state === 'live' || this.#isEstablished(p));
+    const gone = this.#take(service, owner).filter((p) => !p.yielded && (p.state === 'live' || this.#isEstablished(p)));
     if (gone.length === 0) return;
     for (const target of this.#h.targets()) {
       const still = new Set<string>();
@@ -413,15 +416,15 @@ export class Responder implements RecordIndex {
    * for a record we still publish (answered by announcing it again), or an answer that makes
    * our own pending answer redundant (§7.4, duplicate answer suppression).
    */
-  onResponse(message: Message, target: Target): void {
+  onResponse(message: Message, target: Target, sameHost = false): void {
     this.answers.suppressDuplicates(message, target);
     const { answers, additionals } = message;
-    for (let i = 0; i < answers.length; i++) this.#checkHeard(answers[i] as Rr, target);
-    for (let i = 0; i < additionals.length; i++) this.#checkHeard(additionals[i] as Rr, target);
+    for (let i = 0; i < answers.length; i++) this.#checkHeard(answers[i] as Rr, target, message, sameHost);
+    for (let i = 0; i < additionals.length; i++) this.#checkHeard(additionals[i] as Rr, target, message, sameHost);
   }
 
   /** A record heard in a response: a conflict when it is another's data for a unique name of ours (RFC 6762 §9). */
-  #checkHeard(rr: Rr, target: Target): void {
+  #checkHeard(rr: Rr, target: Target, message: Message, sameHost: boolean): void {
     if (rr.type === 'PTR') return;
     const fname = rr.fname ?? foldName(rr.name);
     const pub = this.#instances.get(fname);
@@ -435,8 +438,44 @@ export class Responder implements RecordIndex {
     if (ours.some((o) => recordKey(o) === key)) {
       if (rr.ttl === 0 && pub?.state === 'live') this.#announcer.enqueue(pub, DEFENCE_RATE_LIMIT_MS);
     } else if (rr.ttl > 0 && ours.some((o) => o.type === rr.type) && !this.#h.sender.sentByUs(key)) {
-      this.#onConflict(owner);
+      if (pub && sameHost && this.#sameNode(pub, message)) this.#takeover(pub, key);
+      else this.#onConflict(owner);
     }
+  }
+
+  /** Whether a response describes the node `pub` publishes (same service and node id in its TXT). */
+  #sameNode(pub: Publication, message: Message): boolean {
+    const txt = [...message.answers, ...message.additionals].find((r) => r.type === 'TXT' && (r.fname ?? foldName(r.name)) === pub.fname);
+    if (!txt) return false;
+    const decoded = this.#h.codec.decode(txt.name, txtStrings(txt));
+    return typeof decoded !== 'string' && decoded.name === pub.service.name && decoded.nodeId === pub.node.id;
+  }
+
+  /**
+   * Another process on this host publishes the same node under our name: a restart rolling over
+   * (the same node id registered again by a new process), not a name conflict. The newer
+   * registration takes the name over: one still probing ignores the old records (and remembers
+   * them, for they may be heard a while longer); one already live that hears records it did not
+   * take over from yields, without a goodbye, which would remove the new holder's node.
+   */
+  #takeover(pub: Publication, key: string): void {
+    if (pub.state === 'probing') {
+      pub.supersedes.add(key);
+      return;
+    }
+    if (pub.supersedes.has(key)) return;
+    this.takenOver++;
+    this.#h.log.info(
+      { service: pub.service.name, nodeId: pub.node.id, instance: pub.instance },
+      'node taken over by another process on this host',
+    );
+    pub.yielded = true;
+    pub.withdrawn = true;
+    this.#announcer.stop(pub);
+    this.#unindex(pub);
+    if (pub.host) this.#releaseHost(pub.host, pub);
+    pub.host = undefined;
+    this.#h.local.gone(pub.key);
   }
 
   #onConflict(owner: Publication | HostEntry): void {
