@@ -42,8 +42,11 @@ export function resolveOptions(options: MdnsOptions): { settings: ResolvedMdnsOp
   if (profile !== 'dns-sd' && profile !== 'go-micro') {
     throw invalid(`profile must be 'dns-sd' or 'go-micro', got ${JSON.stringify(profile)}`);
   }
-  const domain = (options.domain ?? (profile === 'dns-sd' ? 'local' : 'micro')).replace(/\.$/, '');
-  const problem = typeof domain === 'string' ? nameProblem(domain) : 'is not a string';
+  const given: unknown = options.domain ?? (profile === 'dns-sd' ? 'local' : 'micro');
+  // Checked before any string method runs: a number here must be INVALID_OPTIONS, not a TypeError.
+  if (typeof given !== 'string') throw invalid(`domain must be a string, got ${JSON.stringify(given) ?? typeof given}`);
+  const domain = given.replace(/\.$/, '');
+  const problem = nameProblem(domain);
   if (problem) throw invalid(`domain ${JSON.stringify(options.domain)} ${problem}`);
   const interfaces = options.interfaces;
   if (interfaces !== undefined && (!Array.isArray(interfaces) || interfaces.some((i) => typeof i !== 'string' || i.length === 0))) {
