@@ -25,6 +25,7 @@ if (agent) {
     name: 'consul',
     create: () => createRegistry({ kind: 'consul', address }),
     crash: async (registry) => crashConsulRegistry(registry),
+    capabilities: { members: true, lostRestored: true },
     timing: { ttl: 3_000, propagation: 3_000, expiry: 6_000, concurrency: 100, churnOps: 100 },
     // Every registry of the suite shares the one agent: killing it blinds them all, and the
     // restarted agent (same ports, empty) is the one they find again, after at most one backoff.

@@ -45,6 +45,9 @@ if (skip) {
       return lanNow.create(Object.values(lanNow.lan.hosts).find((h) => h.address === address));
     },
     timing: { ttl: 3000, propagation: 8000, expiry: 6000, concurrency: 100, churnOps: 24 },
+    // Watchers run in child processes that read their events at once: there is no slow consumer here
+    // to overflow (the core's resync is tested in process on memory, consul and the test adapter).
+    capabilities: { resync: false },
     // Unplugging the cable of a registry's host leaves it without a usable interface (checked every 2 s).
     blindness: {
       cut: (registry) => hostOfRegistry(registry).linkDown('cable'),

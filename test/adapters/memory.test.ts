@@ -8,6 +8,7 @@ testRegistry({
   name: 'memory',
   create: () => createRegistry({ kind: 'memory', name: store }),
   crash: async (registry) => crash(registry),
+  capabilities: { lostRestored: true },
   timing: { ttl: 300, propagation: 1_000, expiry: 1_500, concurrency: 100, churnOps: 200 },
   blindness: 'never',
 });

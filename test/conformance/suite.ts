@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import { isRollcallError, type Registry, type RegistryStats, RollcallError, type WatchState } from '../../src/index.js';
+import { type ConformanceCapabilities, testCapabilities } from './capabilities.js';
 import { eventually, Recorder, recordedState, registryState, service, uniqueName, within } from './helpers.js';
 
 export interface ConformanceTiming {
@@ -38,6 +39,8 @@ export interface ConformanceTarget {
    * @default create()
    */
   createBeside?(registry: Registry): Promise<Registry>;
+  /** Optional features the adapter has; their tests are skipped where it lacks them. */
+  capabilities?: ConformanceCapabilities;
   timing: ConformanceTiming;
   /**
    * How to take `registry`'s backend away and give it back, for the watch-state test (consul:
@@ -66,6 +69,8 @@ export function testRegistry(target: ConformanceTarget): void {
   }
 
   describe(`conformance: ${target.name}`, () => {
+    testCapabilities(target, open);
+
     it('register: getService returns every node with its metadata, endpoints and version', async (t) => {
       const [a, b] = (await open(t, 2)) as [Registry, Registry];
       const name = uniqueName();
