@@ -50,7 +50,7 @@ func mustHex(s string) []byte {
 func nodeJSON(n *memberlist.Node) map[string]interface{} {
 	return map[string]interface{}{
 		"name": n.Name, "addr": n.Addr.String(), "port": n.Port, "meta": hexOf(n.Meta), "state": int(n.State),
-		"vsn": []uint8{n.PMin, n.PMax, n.PCur, n.DMin, n.DMax, n.DCur},
+		"vsn": []int{int(n.PMin), int(n.PMax), int(n.PCur), int(n.DMin), int(n.DMax), int(n.DCur)},
 	}
 }
 
