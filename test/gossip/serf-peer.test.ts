@@ -78,6 +78,8 @@ describe('serf peer', { skip }, () => {
     );
     const listed = find(members, 'rollcall-a') as SerfMember;
     assert.deepEqual(listed.tags, { role: 'api', version: '1.2.3' });
+    // serf shows the delegate (serf protocol) range of the Vsn we sent.
+    assert.deepEqual(listed.protocol, { min: 2, max: 5, version: 4 });
     assert.equal(listed.addr, `127.0.0.12:${ours.address.port}`);
     assert.deepEqual(
       ours.members().map((n) => n.name),
