@@ -152,9 +152,11 @@ const EMPTY = new Uint8Array(0);
 const INT_MAX = Number.MAX_SAFE_INTEGER;
 
 // One writer reused by every encoder: messages are small and encoding never re-enters.
-const shared = new MsgpackWriter(1024);
+let shared = new MsgpackWriter(1024);
 
 function begin(type: number): MsgpackWriter {
+  // A large push/pull grows the writer; let that memory go rather than hold it for pings.
+  if (shared.capacity > 1 << 20) shared = new MsgpackWriter(1024);
   shared.reset();
   return shared.byte(type);
 }

@@ -45,6 +45,11 @@ export class MsgpackWriter {
     this.buf = Buffer.allocUnsafe(initialBytes);
   }
 
+  /** Bytes the writer holds, written or not. */
+  get capacity(): number {
+    return this.buf.length;
+  }
+
   /** Bytes written so far. */
   get length(): number {
     return this.pos;
