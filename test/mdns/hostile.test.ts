@@ -3,7 +3,7 @@
  * CPU time and heap (after a full collection) over a window of ordinary traffic first, then over
  * the same window with the attack on top, and asserts at most twice the un-attacked baseline.
  *
- * The ordinary traffic: host `a` keeps 20 nodes of one service alive with a 3 s TTL (an
+ * The ordinary traffic: host `a` keeps 40 nodes of one service alive with a 3 s TTL (an
  * announcement each second), the target on `b` watches that service and holds a node of its own
  * (the huge-TTL test's target only holds its node, on a LAN of its own).
  * The attacker on `x` sends huge TTLs, floods of fake services, forged records for the target's
@@ -24,6 +24,7 @@ const WINDOW_MS = 4000;
 /** Below this much CPU in a window, differences are scheduling noise, not work: ratios start above it. */
 const CPU_FLOOR_MS = 60;
 const STEADY = 'steady';
+const STEADY_NODES = 40;
 
 type Usage = { cpuMs: number; heapUsed: number };
 
@@ -34,7 +35,7 @@ describe('mdns hostile input: bounded CPU and memory', { timeout: 300_000, skip 
     lan = await createLan({ hosts: ['a', 'b', 'x'], ipv6: false });
     a = await spawnRegistry({ options: { kind: 'mdns' }, netns: lan.hosts.a.netns });
     await Promise.all(
-      Array.from({ length: 20 }, (_, i) =>
+      Array.from({ length: STEADY_NODES }, (_, i) =>
         a.register(
           { name: STEADY, version: '1.0.0', nodes: [{ id: `${STEADY}-${i}`, address: `${lan.hosts.a.address}:${7000 + i}` }] },
           { ttl: 3000 },
@@ -58,7 +59,7 @@ describe('mdns hostile input: bounded CPU and memory', { timeout: 300_000, skip 
     t.after(() => rec.stop());
     const own = `${host.address}:9000`;
     await b.register({ name: 'own', version: '1.0.0', nodes: [{ id: 'own-1', address: own }] }, { ttl: 30_000 });
-    if (host === lan.hosts.b) await rec.until((r) => r.nodeIds(STEADY).length === 20, 10_000, 'the steady nodes');
+    if (host === lan.hosts.b) await rec.until((r) => r.nodeIds(STEADY).length === STEADY_NODES, 10_000, 'the steady nodes');
     // Past the target's own announcing step (3 s) and the first refreshes: the steady state.
     await sleep(3500);
     return { b, rec, own, baseline: await window(b) };
