@@ -1,12 +1,14 @@
 /**
  * The cache and its selector on a real Consul agent, with a counting HTTP proxy in front of the
  * agent so that what the cache sends is counted on the wire: a storm of 1,000 concurrent cold
- * lookups is one request; warm lookups are none; a register through the cache is seen at once.
+ * lookups is one request; warm lookups are none; a register through the cache is seen at once; the
+ * agent stopped (SIGSTOP) under a warm cache leaves lookups answering, flagged stale, until it is
+ * back.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type CachedRegistry, createRegistry, isRollcallError, type Registry, withCache } from '../../src/index.js';
+import { type CachedLookup, type CachedRegistry, createRegistry, isRollcallError, type Registry, withCache } from '../../src/index.js';
 import { service, uniqueName } from '../conformance/helpers.js';
 import { type DevAgent, requirePeer, startDevAgent } from '../peers/consul.js';
 import { blockingIndex, type CountingProxy, startCountingProxy } from './http-proxy.js';
@@ -105,6 +107,52 @@ describe('cache on consul', () => {
     });
     await assert.rejects(s.cache.selector({ version: '^2' }).select(name), (e) => isRollcallError(e, 'NONE_AVAILABLE'));
   });
+
+  for (const how of ['SIGSTOP', 'kill and restart'] as const) {
+    it(`agent gone under a warm cache (${how}): lookups keep answering, flagged stale, and recover`, async (t) => {
+      const s = await setUp(t, { requestTimeout: 1_000, wait: 2_000 });
+      if (!s) return;
+      const name = uniqueName('stale');
+      await s.owner.register(service(name, [{ id: `${name}-1`, port: 9300 }]));
+      const warm = await s.cache.lookup(name);
+      assert.equal(warm.stale, false);
+      if (how === 'SIGSTOP') process.kill(s.agent.pid, 'SIGSTOP');
+      else await s.agent.kill();
+      const stoppedAt = performance.now();
+      let flagged: number | undefined;
+      while (performance.now() - stoppedAt < 15_000) {
+        const t0 = performance.now();
+        const answer: CachedLookup = await s.cache.lookup(name);
+        assert.ok(performance.now() - t0 < 50, 'answered from memory');
+        assert.deepEqual(idsOf(answer.services), [`${name}-1`]);
+        if (answer.stale) {
+          flagged = performance.now() - stoppedAt;
+          assert.equal(s.cache.status(name)?.state, 'stale');
+          assert.ok(answer.staleFor >= 0 && answer.staleFor < flagged + 50, `staleFor ${answer.staleFor}`);
+          break;
+        }
+        await sleep(50);
+      }
+      assert.ok(flagged !== undefined, 'the answer is flagged stale while the agent is gone');
+      // Still answering, still stale, a while later.
+      await sleep(500);
+      const later = await s.cache.lookup(name);
+      assert.ok(later.stale && idsOf(later.services).join() === `${name}-1`);
+      const backAt = performance.now();
+      if (how === 'SIGSTOP') process.kill(s.agent.pid, 'SIGCONT');
+      else await s.agent.restart(); // an empty agent: the owner registers its node again within ttl/3
+      // A restarted agent is empty until the owner's next beat: the copy follows it (NOT_FOUND meanwhile).
+      await waitFor(async () => {
+        const answer = await s.cache.lookup(name).catch(() => undefined);
+        return answer !== undefined && !answer.stale && idsOf(answer.services).join() === `${name}-1`;
+      }, 15_000);
+      assert.equal(s.cache.status(name)?.state, 'live');
+      assert.ok(s.cache.stats().cacheStaleServed >= 2);
+      t.diagnostic(
+        `flagged stale ${Math.round(flagged)} ms after ${how}, live ${Math.round(performance.now() - backAt)} ms after the agent was back`,
+      );
+    });
+  }
 });
 
 async function waitFor(check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {

@@ -117,6 +117,34 @@ describe('cache on mdns across LAN hosts', { skip }, () => {
     await cache.close();
     await owner.close();
   });
+
+  it('the client host unplugged under a warm cache: lookups keep answering, flagged stale, and recover', async () => {
+    const l = await lan();
+    const hosts = Object.values(l.lan.hosts);
+    const clientHost = hosts[1] as (typeof hosts)[number];
+    const [owner, client] = await Promise.all([l.create(hosts[0]), l.create(clientHost)]);
+    const { cache } = cacheOver(client);
+    const name = uniqueName('unplug');
+    await owner.register(service(name, [{ id: `${name}-1`, port: 9405 }], '1.0.0', l.hostOf(owner)));
+    await waitFor(async () => idsOf(await cache.getService(name).catch(() => [])).length === 1);
+    assert.equal((await cache.lookup(name)).stale, false);
+    await clientHost.linkDown('cable');
+    try {
+      // No usable interface is noticed at the next interface poll (every 2 s).
+      await waitFor(async () => (await cache.lookup(name)).stale, 10_000);
+      const answer = await cache.lookup(name);
+      assert.deepEqual(idsOf(answer.services), [`${name}-1`], 'the last known node is still served');
+      assert.equal(cache.status(name)?.state, 'stale');
+    } finally {
+      await clientHost.linkUp();
+    }
+    await waitFor(async () => {
+      const answer = await cache.lookup(name).catch(() => undefined);
+      return answer !== undefined && !answer.stale && idsOf(answer.services).join() === `${name}-1`;
+    });
+    await cache.close();
+    await owner.close();
+  });
 });
 
 async function waitFor(check: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
