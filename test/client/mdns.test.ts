@@ -68,7 +68,7 @@ describe('cache on mdns across LAN hosts', { skip }, () => {
     const [owner, other, client] = await Promise.all([l.create(hosts[0]), l.create(hosts[1]), l.create(hosts[2])]);
     const { cache, remoteStats } = cacheOver(client);
     const name = uniqueName('lan');
-    await owner.register(service(name, [{ id: `${name}-a`, port: 9401 }], '1.0.0', l.hostOf(owner)));
+    const registration = await owner.register(service(name, [{ id: `${name}-a`, port: 9401 }], '1.0.0', l.hostOf(owner)));
     const answers = await Promise.all(Array.from({ length: 200 }, () => cache.getService(name)));
     assert.ok(
       answers.every((a) => idsOf(a).join() === `${name}-a`),
@@ -90,7 +90,7 @@ describe('cache on mdns across LAN hosts', { skip }, () => {
     assert.equal((await cache.selector().select(name, { version: '~1.1' })).id, `${name}-b`);
 
     // A goodbye from one host removes its node from the copy.
-    await owner.deregister(service(name, [{ id: `${name}-a`, port: 9401 }], '1.0.0', l.hostOf(owner)));
+    await registration.deregister();
     await waitFor(async () => idsOf(await cache.getService(name)).join() === `${name}-b`);
     assert.equal(cache.stats().cacheWatchesOpened, 1);
     await cache.close();
