@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { foldName } from '../../src/adapters/mdns/names.js';
 import { encodeMessage, type Message, type Rr, rdataKey, type SrvData, txtKey, txtStrings } from '../../src/adapters/mdns/packet.js';
-import { ipv6Text, readMessage } from '../../src/adapters/mdns/packet-reader.js';
+import { ipv6Text, MAX_RECEIVED_TTL, readMessage } from '../../src/adapters/mdns/packet-reader.js';
 import { header, labels, pointer, tail } from './wire-bytes.js';
 
 const require = createRequire(import.meta.url);
@@ -99,11 +99,11 @@ const packet = fc.record({
 
 type Gen = typeof record extends fc.Arbitrary<infer T> ? T : never;
 const toRaw = (r: Gen) => ({ name: r.name, type: r.rr.type, class: r.class, ttl: r.ttl, flush: r.flush, data: r.rr.data });
-/** What the reader should make of a record dns-packet decoded: ours and of class IN, or nothing. */
+/** What the reader should make of a record dns-packet decoded: ours and of class IN (TTL capped), or nothing. */
 const expected = (r: RawRecord) => {
   if (!['A', 'AAAA', 'PTR', 'SRV', 'TXT'].includes(r.type) || r.class !== 'IN') return [];
   const data = r.type === 'AAAA' ? canonical6(r.data as string) : r.data;
-  return [{ name: r.name, fname: foldName(r.name), type: r.type, ttl: r.ttl, flush: r.flush, data }];
+  return [{ name: r.name, fname: foldName(r.name), type: r.type, ttl: Math.min(r.ttl, MAX_RECEIVED_TTL), flush: r.flush, data }];
 };
 const seen = (r: Rr) => ({
   name: r.name,
