@@ -65,7 +65,11 @@ const phases = [
   { name: 'load', concurrency: 1, match: ['consul/scale', 'gossip/net-idle-streams'] },
   // The Go peer collects answers for a fixed window: a starved host answers late and looks absent.
   // Gossip peers probe on a one-second cycle and declare a starved node suspect within seconds.
-  { name: 'Go peer windows', concurrency: 1, match: ['mdns/go-interop', 'gossip/go-memberlist-peer', 'gossip/serf-peer'] },
+  {
+    name: 'Go peer windows',
+    concurrency: 1,
+    match: ['mdns/go-interop', 'gossip/go-memberlist-peer', 'gossip/serf-peer', 'gossip/swim-real-'],
+  },
   // CPU and memory measured against a baseline window, and 2,000 lookups against a lookup timeout.
   { name: 'mdns hostile input', concurrency: 1, match: ['mdns/hostile', 'mdns/lookup-storm'] },
 ];
