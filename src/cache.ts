@@ -199,8 +199,14 @@ class Entry {
   blindSince: number | undefined;
   /** Bumped on every change of `services`: selectors key derived lists on it. */
   revision = 0;
+  /** The next round-robin position of the selectors of this name. */
+  position = 0;
   /** Every node of every version, built on demand for the selector. */
   allNodes: readonly Node[] | undefined;
+  /** The selector's last filtered list, the options it was filtered with, and the revision it is of. */
+  filtered: readonly Node[] | undefined;
+  filteredFor: object | undefined;
+  filteredRevision = -1;
 
   constructor(name: string, generation: number) {
     this.name = name;
@@ -318,6 +324,15 @@ class WatchCache implements CachedRegistry {
       return entry;
     }
     return undefined;
+  }
+
+  /** @internal Round-robin starts over for `name` (every name when omitted). */
+  resetPositions(name?: string): void {
+    if (name === undefined) for (const entry of this.#entries.values()) entry.position = 0;
+    else {
+      const entry = this.#entries.get(name);
+      if (entry) entry.position = 0;
+    }
   }
 
   /** @internal Waits for the entry of `name` to have an answer. */
@@ -631,6 +646,7 @@ export type CacheEntry = Entry;
 export function isWatchCache(registry: unknown): registry is CachedRegistry & {
   peekEntry(name: string): Entry | undefined;
   loadEntry(name: string, options?: GetServiceOptions): Promise<Entry>;
+  resetPositions(name?: string): void;
   readonly selection: SelectionState;
 } {
   return registry instanceof WatchCache;

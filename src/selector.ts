@@ -140,17 +140,17 @@ export function createSelector(options: SelectOptions = {}): (services: readonly
   };
 }
 
-/** Most marks kept per service: a caller marking ids that never existed cannot grow the map without end. */
+/** Most marks kept per service, and most services with marks: marking ids or names that never existed cannot grow the maps without end. */
 const MAX_MARKS = 1024;
 
 /**
- * @internal Round-robin positions and marks, per service name, held by a cache so that every
- * selector of it (one made per call too) shares them; forgotten when the cache evicts the name.
+ * @internal Marks of failed nodes, per service name, held by a cache so that every selector of it
+ * (one made per call too) shares them; forgotten when the cache evicts the name. (Round-robin
+ * positions live on the cache's entry of each name.)
  */
 export class SelectionState {
   readonly #clock: Clock;
   readonly #markFor: number;
-  readonly #positions = new Map<string, number>();
   /** name -> node id -> clock time the mark ends. */
   readonly #marks = new Map<string, Map<string, number>>();
 
@@ -159,15 +159,12 @@ export class SelectionState {
     this.#markFor = markFor;
   }
 
-  nextPosition(name: string): number {
-    const n = this.#positions.get(name) ?? 0;
-    this.#positions.set(name, n >= Number.MAX_SAFE_INTEGER ? 0 : n + 1);
-    return n;
-  }
-
   mark(name: string, id: string): void {
     let marks = this.#marks.get(name);
-    if (!marks) this.#marks.set(name, (marks = new Map()));
+    if (!marks) {
+      if (this.#marks.size >= MAX_MARKS) this.#marks.delete(this.#marks.keys().next().value as string);
+      this.#marks.set(name, (marks = new Map()));
+    }
     marks.delete(id);
     if (marks.size >= MAX_MARKS) marks.delete(marks.keys().next().value as string);
     marks.set(id, this.#clock.now() + this.#markFor);
@@ -193,13 +190,8 @@ export class SelectionState {
   }
 
   forget(name?: string): void {
-    if (name === undefined) {
-      this.#positions.clear();
-      this.#marks.clear();
-    } else {
-      this.#positions.delete(name);
-      this.#marks.delete(name);
-    }
+    if (name === undefined) this.#marks.clear();
+    else this.#marks.delete(name);
   }
 }
 
@@ -213,7 +205,14 @@ function candidates(entry: CacheEntry, options: SelectOptions): readonly Node[] 
     }
     return entry.allNodes;
   }
-  return filterNodes(entry.services, options);
+  // One filtered list per entry, for the options object it was built for (a selector's own options
+  // are one object, so repeated picks with them filter once per change of the service).
+  if (entry.filteredFor !== options || entry.filteredRevision !== entry.revision) {
+    entry.filtered = Object.freeze(filterNodes(entry.services, options));
+    entry.filteredFor = options;
+    entry.filteredRevision = entry.revision;
+  }
+  return entry.filtered as readonly Node[];
 }
 
 /**
@@ -245,7 +244,12 @@ export function selectorFor(cache: CachedRegistry, options: SelectorOptions = {}
       }
     }
     if (nodes.length === 1) return nodes[0] as Node;
-    if ((o.strategy ?? 'random') === 'round-robin') return nodes[state.nextPosition(name) % nodes.length] as Node;
+    if ((o.strategy ?? 'random') === 'round-robin') {
+      // The position lives on the cache entry: per service name, shared by every selector, gone with the entry.
+      const at = entry.position;
+      entry.position = at >= Number.MAX_SAFE_INTEGER ? 0 : at + 1;
+      return nodes[at % nodes.length] as Node;
+    }
     return nodes[Math.floor(Math.random() * nodes.length)] as Node;
   };
 
@@ -275,6 +279,7 @@ export function selectorFor(cache: CachedRegistry, options: SelectorOptions = {}
     },
     reset(name) {
       state.forget(name);
+      cache.resetPositions(name);
     },
   };
 }
