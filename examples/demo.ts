@@ -17,7 +17,16 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { crash } from '../src/adapters/memory.js';
-import { availableKinds, createRegistry, type Registry, type RegistryKind, type Selector, withCache } from '../src/index.js';
+import {
+  availableKinds,
+  createRegistry,
+  type Registry,
+  type RegistryKind,
+  type RegistryOptions,
+  resolveConfig,
+  type Selector,
+  withCache,
+} from '../src/index.js';
 import { findConsul, startDevConsul } from './consul-dev.js';
 import { GREETER_TTL, startGreeter } from './greeter.js';
 import { createDemoLan, lanPossible } from './lan.js';
@@ -213,10 +222,12 @@ async function onLan(): Promise<void> {
   }
 }
 
-function chooseKind(flag: string | undefined): RegistryKind {
-  const chosen = (flag || process.env.ROLLCALL_REGISTRY || process.env.MICRO_REGISTRY || 'mdns').trim().split(':')[0] as RegistryKind;
-  if (!(['memory', 'mdns', 'gossip', 'consul'] as string[]).includes(chosen)) throw new Error(`unknown registry ${JSON.stringify(chosen)}`);
-  return chosen;
+/** The kind and address from --registry/--address, else the environment, as an application would pick them. */
+function choose(registry: string | undefined, address: string | undefined): { kind: RegistryKind; address: string | undefined } {
+  const input = registry?.includes('://') ? registry : registry ? ({ kind: registry } as RegistryOptions) : undefined;
+  const { kind, options } = resolveConfig(input);
+  const fromConfig = options.address as readonly string[] | undefined;
+  return { kind, address: address ?? fromConfig?.join(',') };
 }
 
 async function main(): Promise<void> {
@@ -232,12 +243,11 @@ async function main(): Promise<void> {
     await registry.close();
     return;
   }
-  const kind = chooseKind(values.registry);
+  const { kind, address } = choose(values.registry, values.address);
   if (!availableKinds().includes(kind)) {
     log(`note: the ${kind} adapter is not in this version yet (available: ${availableKinds().join(', ')}); running on memory`);
     await onMemory();
-  } else if (kind === 'consul')
-    await onConsul(values.address ?? process.env.ROLLCALL_REGISTRY_ADDRESS ?? process.env.MICRO_REGISTRY_ADDRESS);
+  } else if (kind === 'consul') await onConsul(address);
   else if (kind === 'memory') await onMemory();
   else if (lanPossible()) await onLan();
   else {
