@@ -1,17 +1,18 @@
 /**
- * One gossip node: the net layer wired to the member table. Enough of memberlist to join a cluster
- * (push/pull), be joined, answer and send pings, and take alive gossip; probing, suspicion and the
- * broadcast queue come on top of it.
+ * A gossip node without the failure detector running: a {@link SwimNode} whose probe, gossip and
+ * push/pull loops are never started. Enough to join a cluster (push/pull), be joined, answer and
+ * send pings and take gossip, for tests of the net layer against real peers; it shares SwimNode's
+ * one member table.
  * @module
  */
 
 import type { Clock } from '../../internal/clock.js';
 import type { Address, Transport } from '../../internal/transport.js';
-import { Net } from './net.js';
-import { addressFromWire, ipToBytes } from './net-address.js';
-import { MemberState, type NodeRecord } from './state.js';
+import type { Net } from './net.js';
+import { lan } from './swim/config.js';
+import type { Member } from './swim/members.js';
+import { SwimNode } from './swim/node.js';
 import type { WireLayers } from './wire/layers.js';
-import { encodePing, NodeState } from './wire/messages.js';
 
 export interface MemberlistOptions {
   transport: Transport;
@@ -34,53 +35,27 @@ export interface MemberlistOptions {
   streamTimeout?: number;
 }
 
-const EMPTY = new Uint8Array(0);
-
 export class Memberlist {
-  readonly net: Net;
-  readonly state: MemberState;
-  readonly #clock: Clock;
+  readonly node: SwimNode;
   readonly #transport: Transport;
-  readonly #waiters = new Map<number, () => void>();
-  #seq = 0;
 
   constructor(options: MemberlistOptions) {
-    this.#clock = options.clock;
     this.#transport = options.transport;
-    const advertise = options.transport.advertiseAddress;
-    this.state = new MemberState({
-      name: options.name,
-      addr: ipToBytes(advertise.host),
-      port: advertise.port,
-      meta: options.meta ?? EMPTY,
-      incarnation: 1,
-      state: NodeState.alive,
-      vsn: Uint8Array.from(options.vsn ?? [1, 5, 2, 0, 0, 0]),
-    });
-    const state = this.state;
-    this.net = new Net({
+    const userState = options.userState;
+    this.node = new SwimNode({
       transport: options.transport,
       clock: options.clock,
+      config: { ...lan, tcpTimeout: options.streamTimeout ?? lan.tcpTimeout },
       layers: options.layers,
       name: options.name,
-      streamTimeout: options.streamTimeout,
-      handlers: {
-        localState: (join) => ({ nodes: state.pushNodes(), userState: options.userState?.(join) ?? EMPTY }),
-        mergeRemoteState: (remote) => state.merge(remote.nodes),
-        protocolMax: (address) => this.#protocolMaxAt(address),
-        ack: (ack) => this.#waiters.get(ack.seqNo)?.(),
-        alive: (alive) =>
-          state.applyAlive({
-            name: alive.node,
-            addr: alive.addr,
-            port: alive.port,
-            meta: alive.meta,
-            incarnation: alive.incarnation,
-            vsn: alive.vsn,
-          }),
-        dead: (dead) => state.applyDown(dead.node, dead.incarnation, dead.node === dead.from ? NodeState.left : NodeState.dead),
-      },
+      meta: options.meta,
+      vsn: options.vsn,
+      delegate: userState ? { localState: (join) => userState(join) } : {},
     });
+  }
+
+  get net(): Net {
+    return this.node.net;
   }
 
   get address(): Address {
@@ -88,65 +63,26 @@ export class Memberlist {
   }
 
   /** Other nodes that are alive or suspect. */
-  members(): NodeRecord[] {
-    return this.state.members().filter((n) => n.name !== this.state.local.name);
+  members(): Member[] {
+    return this.node.liveMembers();
   }
 
   /** Push/pull join with each address; resolves with how many answered. */
-  async join(addresses: readonly Address[]): Promise<number> {
-    let joined = 0;
-    for (const address of addresses) {
-      try {
-        await this.net.pushPull(address, true);
-        joined++;
-      } catch {
-        // Like memberlist's Join: one unreachable seed does not fail the others.
-      }
-    }
-    return joined;
+  join(addresses: readonly Address[]): Promise<number> {
+    return this.node.join(addresses);
   }
 
   /** A UDP ping to `to` (naming `node`); true when its ack arrives within `timeoutMs`. */
   ping(to: Address, node: string, timeoutMs: number): Promise<boolean> {
-    const seqNo = this.#nextSeq();
-    return new Promise((resolve) => {
-      const timer = this.#clock.setTimeout(() => {
-        this.#waiters.delete(seqNo);
-        resolve(false);
-      }, timeoutMs);
-      this.#waiters.set(seqNo, () => {
-        timer.cancel();
-        this.#waiters.delete(seqNo);
-        resolve(true);
-      });
-      void this.net.sendPacket(to, encodePing(this.#ping(seqNo, node)));
-    });
+    return this.node.ping(to, node, timeoutMs);
   }
 
   /** The TCP fallback ping: true when the ack came back over the stream. */
   pingStream(to: Address, node: string, timeoutMs?: number): Promise<boolean> {
-    return this.net.pingStream(to, this.#ping(this.#nextSeq(), node), timeoutMs);
+    return this.node.pingStream(to, node, timeoutMs);
   }
 
   close(): Promise<void> {
-    return this.net.close();
-  }
-
-  #ping(seqNo: number, node: string) {
-    const local = this.state.local;
-    return { seqNo, node, sourceAddr: local.addr, sourcePort: local.port, sourceNode: local.name };
-  }
-
-  #nextSeq(): number {
-    this.#seq = (this.#seq + 1) >>> 0;
-    return this.#seq;
-  }
-
-  #protocolMaxAt(address: Address): number | undefined {
-    for (const n of this.state.all()) {
-      const at = addressFromWire(n.addr, n.port);
-      if (at && at.port === address.port && at.host === address.host) return n.vsn[1];
-    }
-    return undefined;
+    return this.node.close();
   }
 }

@@ -254,6 +254,35 @@ export class SwimNode {
     await this.net.close();
   }
 
+  /** One UDP ping to `to` (naming `node`), outside the probe loop: true when its ack arrives within `timeoutMs`. */
+  async ping(to: Address, node: string, timeoutMs: number): Promise<boolean> {
+    const ping = this.#pingTo(node);
+    let acked = false;
+    let wake: (() => void) | undefined;
+    this.#waiters.set(ping.seqNo, {
+      ack: () => {
+        acked = true;
+        wake?.();
+      },
+      nack: () => {},
+    });
+    try {
+      void this.net.sendPacket(to, encodePing(ping));
+      return await this.#waitForAck(
+        () => acked,
+        (w) => (wake = w),
+        timeoutMs,
+      );
+    } finally {
+      this.#waiters.delete(ping.seqNo);
+    }
+  }
+
+  /** The TCP fallback ping, outside the probe loop: true when the ack came back over the stream. */
+  pingStream(to: Address, node: string, timeoutMs?: number): Promise<boolean> {
+    return this.net.pingStream(to, this.#pingTo(node), timeoutMs);
+  }
+
   // --- loops ---
 
   /** Runs `fn` every `interval()`; a slow round delays the next one instead of piling up (Go tickers drop ticks). */
@@ -496,6 +525,11 @@ export class SwimNode {
 
   #memberAt(address: Address): Member | undefined {
     return this.members.atAddress(ipToBytes(address.host), address.port);
+  }
+
+  #pingTo(node: string): Ping {
+    const local = this.members.local;
+    return { seqNo: this.#nextSeq(), node, sourceAddr: local.addr, sourcePort: local.port, sourceNode: local.name };
   }
 
   #nextSeq(): number {
