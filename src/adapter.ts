@@ -132,7 +132,7 @@ export abstract class AdapterBase implements Registry {
     const ttl = options.ttl === undefined ? this.defaultTtl : checkDuration(options.ttl, 'register: ttl', { min: 3 });
     const ops = await this.put(service, ttl, options.signal);
     // Re-registering a node moves it to the new handle: the old one must not renew or say goodbye for it.
-    this.#release(service);
+    for (const ended of this.#release(service)) ended.stop();
     if (this.#closing) {
       await ops.remove(service);
       this.assertOpen();
@@ -148,8 +148,13 @@ export abstract class AdapterBase implements Registry {
   async deregister(input: ServiceInput): Promise<void> {
     this.assertOpen();
     const service = this.normalize(input, false);
-    this.#release(service);
-    await this.remove(service);
+    // Goodbye order: the old handles stop renewing now, the adapter lets go after the goodbye.
+    const ended = this.#release(service);
+    try {
+      await this.remove(service);
+    } finally {
+      for (const e of ended) e.stop();
+    }
     publish('deregister', { adapter: this.kind, service });
   }
 
@@ -231,8 +236,11 @@ export abstract class AdapterBase implements Registry {
     this.log.debug({}, 'closed');
   }
 
-  /** Stops every handle of this registry from keeping `service`'s nodes alive (O(nodes in the call)). */
-  #release(service: Service): void {
+  /**
+   * Stops every handle of this registry from keeping `service`'s nodes alive (O(nodes in the call)).
+   * Returns the handles that ended for it, whose adapter stop the caller runs.
+   */
+  #release(service: Service): Array<{ stop(): void }> {
     let ids: Set<string> | undefined;
     let holders: Set<RegistrationHandle> | undefined;
     for (const node of service.nodes) {
@@ -242,7 +250,13 @@ export abstract class AdapterBase implements Registry {
       (ids ??= new Set()).add(node.id);
       (holders ??= new Set()).add(handle);
     }
-    if (ids) for (const handle of holders ?? []) handle.dropNodes(ids);
+    const ended: Array<{ stop(): void }> = [];
+    if (ids)
+      for (const handle of holders ?? []) {
+        const end = handle.dropNodes(ids);
+        if (end) ended.push(end);
+      }
+    return ended;
   }
 
   #forget(handle: RegistrationHandle): void {

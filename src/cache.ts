@@ -6,7 +6,9 @@
  * flagged) while the backend is unreachable, and names nobody looks up are evicted.
  * @module
  */
+
 import { abortError, isRollcallError, RollcallError, throwIfAborted } from './errors.js';
+import { backoffDelay as retryDelay } from './internal/backoff.js';
 import { type Clock, systemClock, type Timer } from './internal/clock.js';
 import type {
   GetServiceOptions,
@@ -166,9 +168,7 @@ const SWEEPS = 4;
 
 /** Delay before retry number `attempt` (0-based): exponential, capped, with full jitter. */
 export function backoffDelay(attempt: number, initialDelay: number, maxDelay: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(maxDelay, initialDelay * 2 ** Math.min(attempt, 40));
-  // Half fixed, half random: never a retry storm in lockstep, never a zero delay.
-  return ceiling / 2 + random() * (ceiling / 2);
+  return retryDelay(attempt, { base: initialDelay, max: maxDelay }, random);
 }
 
 class Entry {

@@ -119,14 +119,20 @@ export class RegistrationHandle extends EventEmitter<RegistrationEvents> impleme
    * Stops keeping these nodes alive without a goodbye: another registration took them over, or
    * they were deregistered explicitly. The handle ends when no node is left.
    */
-  dropNodes(ids: ReadonlySet<string>): void {
-    if (this.#ended) return;
+  dropNodes(ids: ReadonlySet<string>): { stop(): void } | undefined {
+    if (this.#ended) return undefined;
     const kept = this.#service.nodes.filter((n) => !ids.has(n.id));
-    if (kept.length === this.#service.nodes.length) return;
+    if (kept.length === this.#service.nodes.length) return undefined;
     if (kept.length === 0) {
-      this.#end();
+      const service = this.#service;
+      this.#end(false);
       this.#removal = Promise.resolve();
-    } else this.#service = withNodes(this.#service, kept);
+      // The caller runs the adapter's stop when it is done: at once for a takeover, after the
+      // goodbye for an explicit deregister (which must still find what the adapter published).
+      return { stop: () => this.#ops.stop?.(service) };
+    }
+    this.#service = withNodes(this.#service, kept);
+    return undefined;
   }
 
   /** Ends the handle as a crash would: no goodbye, no more heartbeats. */

@@ -6,9 +6,12 @@
  * equal content means equal JSON, and callers can share them without copying.
  * @module
  */
+
 import { randomUUID } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 import { RollcallError } from './errors.js';
+import { joinHostPort, splitHostPort } from './internal/host-port.js';
+import { joinKey } from './internal/keys.js';
 import { isPlainAscii, isPlainIpv4Port } from './plain-text.js';
 import type { Endpoint, EndpointInput, Metadata, Node, NodeInput, Service, ServiceInput, Value } from './registry.js';
 
@@ -278,22 +281,7 @@ export function addressProblem(address: string, rejectLocalhost = false): string
   return undefined;
 }
 
-/** Splits `host:port` / `[v6]:port`; no validation beyond the shape. */
-export function splitHostPort(address: string): { host: string; port: string } | undefined {
-  if (address.startsWith('[')) {
-    const close = address.indexOf(']');
-    if (close < 0 || address[close + 1] !== ':') return undefined;
-    return { host: address.slice(1, close), port: address.slice(close + 2) };
-  }
-  const colon = address.lastIndexOf(':');
-  if (colon <= 0 || address.indexOf(':') !== colon) return undefined;
-  return { host: address.slice(0, colon), port: address.slice(colon + 1) };
-}
-
-/** Joins a host and port, bracketing IPv6. */
-export function joinHostPort(host: string, port: number | string): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}
+export { joinHostPort, splitHostPort };
 
 /** A service with other nodes, sharing every other (frozen) field. */
 export function withNodes(service: Service, nodes: readonly Node[]): Service {
@@ -349,7 +337,7 @@ export function diffNodes(before: readonly Node[], after: readonly Node[]): Node
 
 /** The key a (name, version) pair is tracked under. Versions may contain anything but NUL-free names cannot. */
 export function serviceKey(name: string, version: string): string {
-  return `${name}\u0000${version}`;
+  return joinKey(name, version);
 }
 
 function byId(a: Node, b: Node): number {

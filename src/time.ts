@@ -3,23 +3,9 @@
  * @module
  */
 import { abortError, RollcallError } from './errors.js';
+import { type Clock, systemClock, type Timer } from './internal/clock.js';
 
-/** Resolves after `ms`, or rejects with an `AbortError` when `signal` fires first. The timer never holds the process open. */
-export function delay(ms: number, signal?: AbortSignal): Promise<void> {
-  if (signal?.aborted) return Promise.reject(abortError(signal));
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(abortError(signal));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    timer.unref();
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
+export { delay } from './internal/delay.js';
 
 export interface DeadlineOptions {
   signal?: AbortSignal | undefined;
@@ -28,6 +14,8 @@ export interface DeadlineOptions {
   /** Names the operation in the TIMEOUT message. */
   what: string;
   adapter?: string;
+  /** @default systemClock */
+  clock?: Clock;
 }
 
 /**
@@ -40,18 +28,17 @@ export async function withDeadline<T>(options: DeadlineOptions, work: (signal: A
   const controller = new AbortController();
   const onAbort = () => controller.abort(signal?.reason);
   signal?.addEventListener('abort', onAbort, { once: true });
-  let timer: NodeJS.Timeout | undefined;
+  let timer: Timer | undefined;
   let timedOut = false;
   const limited = timeout !== undefined && Number.isFinite(timeout);
   try {
     return await new Promise<T>((resolve, reject) => {
       if (limited) {
-        timer = setTimeout(() => {
+        timer = (options.clock ?? systemClock).setTimeout(() => {
           timedOut = true;
           controller.abort();
           reject(new RollcallError('TIMEOUT', `${what} did not finish within ${timeout} ms`, { adapter }));
         }, timeout);
-        timer.unref();
       }
       controller.signal.addEventListener('abort', () => {
         if (!timedOut) reject(abortError(signal));
@@ -59,7 +46,7 @@ export async function withDeadline<T>(options: DeadlineOptions, work: (signal: A
       work(controller.signal).then(resolve, reject);
     });
   } finally {
-    clearTimeout(timer);
+    timer?.cancel();
     signal?.removeEventListener('abort', onAbort);
   }
 }

@@ -4,6 +4,7 @@
  * the networked adapters from their caches and queries); reads answer from it without copying.
  * @module
  */
+import { splitKey } from './internal/keys.js';
 import type { Node, Service, Watcher, WatchOptions } from './registry.js';
 import { deepEqual, serviceKey, withNodes, withoutNodes } from './service.js';
 import { WatchHub, type WatchHubOptions, type WatchInterest, type WatchOwner, type WatchSource } from './watcher.js';
@@ -114,8 +115,8 @@ export class ServiceView implements WatchSource {
 
   // WatchSource
   current(key: string): Service | undefined {
-    const sep = key.indexOf('\u0000');
-    return this.#services.get(key.slice(0, sep))?.get(key.slice(sep + 1));
+    const [name = '', version = ''] = splitKey(key);
+    return this.#services.get(name)?.get(version);
   }
 
   snapshot(service?: string): Service[] {

@@ -4,10 +4,11 @@
  * registry, an expired lease emits `delete` to watchers (Go's prunes silently).
  * @module
  */
-import { performance } from 'node:perf_hooks';
 import { AdapterBase } from '../adapter.js';
 import { adapterLogger } from '../diagnostics.js';
 import { RollcallError } from '../errors.js';
+import { systemClock, type Timer } from '../internal/clock.js';
+import { joinKey, splitKey } from '../internal/keys.js';
 import type { RegistrationOps } from '../registration.js';
 import type { CommonOptions, Registry, Service } from '../registry.js';
 import { ServiceView } from '../view.js';
@@ -31,12 +32,12 @@ interface Lease {
 class MemoryStore {
   readonly view = new ServiceView({ adapter: 'memory' });
   readonly #leases = new Map<string, Lease>();
-  #timer: NodeJS.Timeout | undefined;
+  #timer: Timer | undefined;
   #nextSweep = Number.POSITIVE_INFINITY;
   users = 0;
 
   put(service: Service, ttl: number, owner: object): void {
-    const expiresAt = performance.now() + ttl;
+    const expiresAt = systemClock.now() + ttl;
     for (const node of service.nodes) {
       this.#leases.set(leaseKey(service, node.id), { expiresAt, owner });
       this.view.putNode(service, node);
@@ -46,7 +47,7 @@ class MemoryStore {
 
   /** Extends the owner's leases; false when one was lost (expired while the owner stalled). */
   renew(service: Service, ttl: number, owner: object): boolean {
-    const expiresAt = performance.now() + ttl;
+    const expiresAt = systemClock.now() + ttl;
     let present = true;
     for (const node of service.nodes) {
       const lease = this.#leases.get(leaseKey(service, node.id));
@@ -74,21 +75,20 @@ class MemoryStore {
 
   #scheduleSweep(at: number): void {
     if (at >= this.#nextSweep) return;
-    clearTimeout(this.#timer);
+    this.#timer?.cancel();
     this.#nextSweep = at;
-    this.#timer = setTimeout(() => this.#sweep(), Math.max(0, at - performance.now()) + 1);
-    this.#timer.unref();
+    this.#timer = systemClock.setTimeout(() => this.#sweep(), at - systemClock.now() + 1);
   }
 
   #sweep(): void {
     this.#timer = undefined;
     this.#nextSweep = Number.POSITIVE_INFINITY;
-    const now = performance.now();
+    const now = systemClock.now();
     let next = Number.POSITIVE_INFINITY;
     for (const [key, lease] of this.#leases) {
       if (lease.expiresAt <= now) {
         this.#leases.delete(key);
-        const [name = '', version = '', id = ''] = key.split('\u0000');
+        const [name = '', version = '', id = ''] = splitKey(key);
         this.view.removeNode(name, version, id);
       } else if (lease.expiresAt < next) next = lease.expiresAt;
     }
@@ -98,7 +98,7 @@ class MemoryStore {
 }
 
 function leaseKey(service: Service, nodeId: string): string {
-  return `${service.name}\u0000${service.version}\u0000${nodeId}`;
+  return joinKey(service.name, service.version, nodeId);
 }
 
 const namedStores = new Map<string, MemoryStore>();

@@ -29,7 +29,7 @@ describe('registration lifecycle', () => {
     assert.equal(channels.deregister.name, 'rollcall:deregister');
   });
 
-  it('goodbye order: remove runs first, then stop; a crash or takeover stops without a goodbye', async () => {
+  it('goodbye order: remove runs first, then stop (handle and registry deregister); a takeover stops without a goodbye', async () => {
     const { registry, ledger } = createLedgerRegistry();
     const one = await registry.register({ name: 'order', nodes: [{ id: 'n1', address: '10.0.0.1:1' }] });
     await one.deregister();
@@ -37,8 +37,11 @@ describe('registration lifecycle', () => {
     await registry.register({ name: 'order', nodes: [{ id: 'n2', address: '10.0.0.1:1' }] });
     await registry.register({ name: 'order', nodes: [{ id: 'n2', address: '10.0.0.2:1' }] });
     assert.deepEqual(ledger.splice(0), ['put n2', 'put n2', 'stop n2'], 'the first handle let go of its node without a goodbye');
+    await registry.deregister({ name: 'order', nodes: [{ id: 'n2', address: '10.0.0.2:1' }] });
+    assert.deepEqual(ledger.splice(0), ['deregister n2', 'stop n2'], 'an explicit deregister says goodbye before the handle lets go');
+    await registry.register({ name: 'order', nodes: [{ id: 'n3', address: '10.0.0.3:1' }] });
     await registry.close();
-    assert.deepEqual(ledger.splice(0), ['remove n2', 'stop n2', 'shutdown']);
+    assert.deepEqual(ledger.splice(0), ['put n3', 'remove n3', 'stop n3', 'shutdown']);
   });
 
   it('takeover: re-registering nodes moves them between handles, one node at a time', async () => {

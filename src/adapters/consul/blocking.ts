@@ -15,7 +15,10 @@
  *   index mix-up or error storm can make a loop spin (silas/node-consul#24 did, 2 ms apart).
  * @module
  */
-import { delay } from '../../time.js';
+import { type BackoffPolicy, backoffDelay as retryDelay } from '../../internal/backoff.js';
+import { type Clock, systemClock } from '../../internal/clock.js';
+import { delay } from '../../internal/delay.js';
+import { TokenBucket } from '../../internal/token-bucket.js';
 
 /** The index to send next, given the one sent and the one a 200 answer returned. */
 export function nextIndex(sent: number, returned: number): number {
@@ -23,52 +26,14 @@ export function nextIndex(sent: number, returned: number): number {
   return Math.max(1, returned);
 }
 
-export interface BackoffPolicy {
-  /** First delay, ms. */
-  base: number;
-  /** Largest delay, ms. */
-  max: number;
-}
+export type { BackoffPolicy };
+export { TokenBucket };
 
 export const defaultBackoff: BackoffPolicy = Object.freeze({ base: 100, max: 15_000 });
 
-/**
- * Delay before retry `attempt` (1-based): exponential, capped, with "equal jitter" (half fixed,
- * half random), so loops that failed together do not retry together yet never retry at once.
- */
+/** Delay before retry `attempt` (1-based: a loop counts its failures from one). */
 export function backoffDelay(attempt: number, policy: BackoffPolicy = defaultBackoff, random: () => number = Math.random): number {
-  const exp = Math.min(policy.max, policy.base * 2 ** Math.min(30, Math.max(0, attempt - 1)));
-  return exp / 2 + (exp / 2) * random();
-}
-
-/** A token bucket: `capacity` requests at once, refilled at `perSecond`. */
-export class TokenBucket {
-  #tokens: number;
-  #last: number;
-  constructor(
-    readonly capacity: number,
-    readonly perSecond: number,
-    readonly now: () => number = () => performance.now(),
-  ) {
-    this.#tokens = capacity;
-    this.#last = now();
-  }
-
-  /** Takes a token if one is there and returns 0, else returns the ms until one will be. */
-  tryTake(): number {
-    const t = this.now();
-    this.#tokens = Math.min(this.capacity, this.#tokens + ((t - this.#last) * this.perSecond) / 1_000);
-    this.#last = t;
-    if (this.#tokens >= 1) {
-      this.#tokens -= 1;
-      return 0;
-    }
-    return ((1 - this.#tokens) * 1_000) / this.perSecond;
-  }
-
-  async take(signal: AbortSignal): Promise<void> {
-    for (let wait = this.tryTake(); wait > 0; wait = this.tryTake()) await delay(Math.ceil(wait), signal);
-  }
+  return retryDelay(attempt - 1, policy, random);
 }
 
 /**
@@ -100,6 +65,8 @@ export interface BlockingQueryConfig<T> {
   /** Every failure; `attempt` counts consecutive failures. */
   onError(error: unknown, attempt: number): void;
   backoff?: BackoffPolicy;
+  /** @default systemClock */
+  clock?: Clock;
 }
 
 export class BlockingQuery<T> {
@@ -140,14 +107,14 @@ export class BlockingQuery<T> {
 
   async #run(): Promise<void> {
     const signal = this.#controller.signal;
-    const { wait, backoff = defaultBackoff } = this.#config;
+    const { wait, backoff = defaultBackoff, clock = systemClock } = this.#config;
     let idle = 0;
     let unchanged = 0;
     while (!signal.aborted) {
       try {
         await this.#requests.take(signal);
         const sent = this.#index;
-        const started = performance.now();
+        const started = clock.now();
         const { data, index } = await this.#config.fetch(sent, signal);
         if (signal.aborted) return;
         this.#failures = 0;
@@ -155,16 +122,16 @@ export class BlockingQuery<T> {
         const changed = this.#config.onData(data, index);
         // Same index, returned long before the wait was up: nothing happened, yet the server woke
         // us. Repeated, that is a spin; back off as on errors until the index moves again.
-        idle = sent > 0 && index === sent && performance.now() - started < wait / 2 ? idle + 1 : 0;
+        idle = sent > 0 && index === sent && clock.now() - started < wait / 2 ? idle + 1 : 0;
         unchanged = changed ? 0 : unchanged + 1;
-        if (idle > 0) await delay(backoffDelay(idle, backoff), signal);
+        if (idle > 0) await delay(backoffDelay(idle, backoff), signal, clock);
         else if (unchanged > UNCHANGED_STREAK) await this.#unchanged.take(signal);
       } catch (error) {
         if (signal.aborted) return;
         this.#failures++;
         this.#index = 0;
         this.#config.onError(error, this.#failures);
-        await delay(backoffDelay(this.#failures, backoff), signal).catch(() => {});
+        await delay(backoffDelay(this.#failures, backoff), signal, clock).catch(() => {});
       }
     }
   }

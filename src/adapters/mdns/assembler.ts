@@ -7,6 +7,7 @@
  * cache: our own multicasts do not come back to us).
  * @module
  */
+import { joinKey } from '../../internal/keys.js';
 import type { Node, Service } from '../../registry.js';
 import { joinHostPort, normalizeService } from '../../service.js';
 import type { ServiceView } from '../../view.js';
@@ -47,7 +48,7 @@ const LINK_LOCAL_V6 = /^fe[89ab]/i;
 
 /** Where the view places a node: name, version, node id. */
 function nodeKey(service: Service, node: Node): string {
-  return `${service.name}\u0000${service.version}\u0000${node.id}`;
+  return joinKey(service.name, service.version, node.id);
 }
 
 /** A local node's instance key: no DNS name starts with NUL, so it never meets a heard instance. */

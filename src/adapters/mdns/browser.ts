@@ -5,7 +5,7 @@
  * a goodbye after its grace second, a TTL running out.
  * @module
  */
-import { throwIfAborted } from '../../errors.js';
+import { abortError, throwIfAborted } from '../../errors.js';
 import { clampDelay } from '../../internal/clock.js';
 import type { Service } from '../../registry.js';
 import type { ServiceView } from '../../view.js';
@@ -200,7 +200,7 @@ export class Browser {
       };
       const onAbort = () => {
         finish();
-        reject(signal.reason ?? new DOMException('The operation was aborted', 'AbortError'));
+        reject(abortError(signal));
       };
       const timer = setTimeout(() => {
         finish();

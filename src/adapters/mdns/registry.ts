@@ -8,8 +8,10 @@
 import type { RemoteInfo } from 'node:dgram';
 import { AdapterBase } from '../../adapter.js';
 import { adapterLogger } from '../../diagnostics.js';
-import { abortError, throwIfAborted } from '../../errors.js';
-import { clampDelay } from '../../internal/clock.js';
+import { throwIfAborted } from '../../errors.js';
+import { abortable } from '../../internal/abort.js';
+import { clampDelay, systemClock } from '../../internal/clock.js';
+import { TokenBucket } from '../../internal/token-bucket.js';
 import type { RegistrationHandle, RegistrationOps } from '../../registration.js';
 import type { NodeRename, Service } from '../../registry.js';
 import type { WatchInterest } from '../../watcher.js';
@@ -31,7 +33,7 @@ const MAX_SOURCES = 1024;
 /** Errors that only mean a link is down or gone: expected, counted, not worth a warning. */
 const LINK_ERRORS = new Set(['ENETUNREACH', 'EHOSTUNREACH', 'ENETDOWN', 'EADDRNOTAVAIL', 'ENODEV', 'EPERM', 'ENOBUFS']);
 
-const now = () => performance.now();
+const now = systemClock.now;
 
 interface RenameSink {
   handle: RegistrationHandle | undefined;
@@ -50,7 +52,7 @@ export class MdnsRegistry extends AdapterBase {
   #interfaces: NetInterface[] = [];
   #targets: Target[] = [];
   #poll: NodeJS.Timeout | undefined;
-  readonly #buckets = new Map<string, { tokens: number; at: number }>();
+  readonly #buckets = new Map<string, TokenBucket>();
   /** Source address -> the interface it is on-link for (null: off-link); cleared when interfaces change. */
   readonly #sources = new Map<string, NetInterface | null>();
   /** Registration owner -> where its rename events go (the handle, once register() resolved). */
@@ -162,17 +164,12 @@ export class MdnsRegistry extends AdapterBase {
 
   /** Token bucket per source address: generous for hosts registering hundreds of names, fatal to floods. */
   #admit(source: string): boolean {
-    const t = now();
     let bucket = this.#buckets.get(source);
     if (!bucket) {
       if (this.#buckets.size >= MAX_SOURCES) this.#buckets.clear();
-      this.#buckets.set(source, (bucket = { tokens: QUERY_BURST, at: t }));
+      this.#buckets.set(source, (bucket = new TokenBucket(QUERY_BURST, QUERY_RATE, now)));
     }
-    bucket.tokens = Math.min(QUERY_BURST, bucket.tokens + ((t - bucket.at) / 1000) * QUERY_RATE);
-    bucket.at = t;
-    if (bucket.tokens < 1) return false;
-    bucket.tokens--;
-    return true;
+    return bucket.tryTake() === 0;
   }
 
   #onPacket(datagram: Buffer, rinfo: RemoteInfo, via: Via): void {
@@ -328,23 +325,4 @@ export class MdnsRegistry extends AdapterBase {
       ownEchoes: this.#transport.echoes.dropped,
     };
   }
-}
-
-function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  return new Promise((resolve, reject) => {
-    const onAbort = () => reject(abortError(signal));
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
 }
