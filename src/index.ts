@@ -1,3 +1,10 @@
+/**
+ * Service discovery for Node.js: one {@link Registry} over memory, mDNS, gossip and Consul,
+ * created with {@link createRegistry}; a watch-driven cache and selector for callers
+ * ({@link withCache}); graceful shutdown ({@link gracefulShutdown}). Each adapter is also a subpath:
+ * `rollcall/memory`, `rollcall/mdns`, `rollcall/consul`.
+ * @module rollcall
+ */
 export {
   type AdapterDescriptor,
   type AdapterFactory,

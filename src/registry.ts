@@ -23,16 +23,23 @@ export type Metadata = Readonly<Record<string, string>>;
 
 /** A request or response type description of an endpoint (Go Micro `registry.Value`). */
 export interface Value {
+  /** The field's name in its parent (`"name"` for a `name string` request field); free text. */
   readonly name: string;
+  /** The field's type as the service's language spells it (`"string"`, `"HelloRequest"`); not checked. */
   readonly type: string;
+  /** The fields of a structured type, recursively; `null` for a scalar (Go writes nil slices as `null`). */
   readonly values: readonly Value[] | null;
 }
 
 /** An RPC endpoint a service offers (Go Micro `registry.Endpoint`). */
 export interface Endpoint {
+  /** The method as callers address it, `Service.Method` in Go Micro (`Greeter.Hello`). */
   readonly name: string;
+  /** Shape of the request message; `null` when the service did not describe it. */
   readonly request: Value | null;
+  /** Shape of the response message; `null` when the service did not describe it. */
   readonly response: Value | null;
+  /** Free-form pairs about the endpoint (Go Micro puts `stream: "true"` here); `{}` when none. */
   readonly metadata: Metadata;
 }
 
@@ -42,6 +49,10 @@ export interface Node {
   readonly id: string;
   /** `host:port`; IPv6 as `[addr]:port`, zone ids allowed (`[fe80::1%eth0]:80`). */
   readonly address: string;
+  /**
+   * Pairs callers filter and route on (Go Micro: `protocol`, `transport`, `server`, ...); `{}` when
+   * none. At most 64 pairs, keys up to 128 bytes, values up to 512 bytes on every adapter.
+   */
   readonly metadata: Metadata;
 }
 
@@ -50,37 +61,58 @@ export interface Node {
  * snapshots shared between callers: read them freely, never mutate them.
  */
 export interface Service {
+  /** What callers look the service up by (`greeter`); case-sensitive, never empty. */
   readonly name: string;
   /** May be empty: Go Micro services without a version use `""`. */
   readonly version: string;
+  /** Pairs that describe this version as a whole; `{}` when none (mdns's go-micro profile cannot carry them). */
   readonly metadata: Metadata;
+  /** The RPC methods this version offers; `[]` when it declares none. */
   readonly endpoints: readonly Endpoint[];
+  /** The live instances of this version, sorted by id; empty in `listServices` results and `delete` events. */
   readonly nodes: readonly Node[];
 }
 
 /** What `register()` accepts: a {@link Service} where everything but the name and nodes may be left out. */
 export interface ServiceInput {
+  /** Required, non-empty; `INVALID_SERVICE` otherwise. */
   name: string;
+  /** @default '' (unversioned, as Go Micro services without a version) */
   version?: string;
+  /** Service-level pairs; `null` is read as `{}` (Go's nil map). @default {} */
   metadata?: Record<string, string> | null;
+  /** `null` is read as `[]`. @default [] */
   endpoints?: readonly EndpointInput[] | null;
+  /** At least one for `register()` (`INVALID_SERVICE` otherwise); at most 1024 (`TOO_LARGE`). */
   nodes: readonly NodeInput[];
 }
 
+/** A node as `register()` and `deregister()` accept it: a {@link Node} whose id and metadata may be left out. */
 export interface NodeInput {
   /** Defaults to `<service name>-<random uuid>`. */
   id?: string;
+  /**
+   * `host:port` with a port from 1 to 65535; IPv6 as `[addr]:port`. A bad one is `INVALID_SERVICE`
+   * naming the problem; `localhost` is refused where other hosts would read it (mdns, consul).
+   */
   address: string;
+  /** `null` is read as `{}`. Limits as {@link Node.metadata}: `TOO_LARGE` past them. @default {} */
   metadata?: Record<string, string> | null;
 }
 
+/** An endpoint as `register()` accepts it: an {@link Endpoint} whose parts may be left out. */
 export interface EndpointInput {
+  /** Required, non-empty; `INVALID_SERVICE` otherwise. */
   name: string;
+  /** @default null */
   request?: Value | null;
+  /** @default null */
   response?: Value | null;
+  /** `null` is read as `{}`. @default {} */
   metadata?: Record<string, string> | null;
 }
 
+/** Options of one {@link Registry.register} call. */
 export interface RegisterOptions {
   /**
    * The longest a node whose process died silently may still be seen, in milliseconds.
@@ -92,21 +124,31 @@ export interface RegisterOptions {
   signal?: AbortSignal;
 }
 
+/** Options of one {@link Registry.getService} call. */
 export interface GetServiceOptions {
   /** Abort the lookup; the promise rejects with an `AbortError`. */
   signal?: AbortSignal;
   /**
    * How long a lookup may wait for an answer, in milliseconds. Adapters with a local view
-   * (memory, mdns, gossip) answer from it at once when it knows the service.
+   * (memory, mdns, gossip) answer from it at once when it knows the service. Past it the call
+   * rejects `TIMEOUT`.
+   * @default undefined (no limit of its own: the adapter's bounds apply, mdns `lookupTimeout`, consul `requestTimeout`)
    */
   timeout?: number;
 }
 
+/** Options of one {@link Registry.listServices} call. */
 export interface ListServicesOptions {
+  /** Abort the listing; the promise rejects with an `AbortError`. */
   signal?: AbortSignal;
+  /**
+   * How long the listing may take, in milliseconds; past it the call rejects `TIMEOUT`.
+   * @default undefined (no limit of its own: the adapter's bounds apply)
+   */
   timeout?: number;
 }
 
+/** Options of {@link Registry.watch}. */
 export interface WatchOptions {
   /** Watch one service by name; omit to watch every service. */
   service?: string;
@@ -122,6 +164,11 @@ export interface WatchOptions {
 
 /** A change to one (name, version) of a service. */
 export interface ServiceEvent {
+  /**
+   * `create`: the (name, version) has its first live node (also every entry of the initial
+   * snapshot); `update`: nodes were added, changed or removed and some remain; `delete`: its last
+   * node is gone.
+   */
   readonly type: 'create' | 'update' | 'delete';
   /**
    * The full current state of this (name, version). On `delete` its `nodes` is empty: that version
@@ -141,10 +188,13 @@ export interface ServiceEvent {
  * not keep up: replace everything you know with `services` (the full current state in scope).
  */
 export interface ResyncEvent {
+  /** Tells a resync from a {@link ServiceEvent}. */
   readonly type: 'resync';
+  /** Every live (name, version) the watch covers, with its nodes; what is not here is gone. */
   readonly services: readonly Service[];
 }
 
+/** What a {@link Watcher} yields: a change to one (name, version), or the whole state after a slow consumer fell behind. */
 export type WatchEvent = ServiceEvent | ResyncEvent;
 
 /**
@@ -192,9 +242,11 @@ export interface Watcher extends AsyncIterableIterator<WatchEvent>, EventEmitter
   readonly blindReason: RollcallError | undefined;
   /** Ends the iteration and frees every backend query the watcher opened. Idempotent. */
   stop(): void;
+  /** The same as {@link Watcher.stop}, for `using watcher = registry.watch()`. */
   [Symbol.dispose](): void;
 }
 
+/** What a {@link Registration} tells its listeners (`registration.on('lost', ...)`). */
 export interface RegistrationEvents {
   /** The backend lost this registration (agent restart, expiry after a stall); it is being restored. */
   lost: [error: RollcallError];
@@ -212,6 +264,7 @@ export interface RegistrationEvents {
 
 /** What a {@link RegistrationEvents.renamed} event reports. */
 export interface NodeRename {
+  /** The id of the renamed node, as registered (it does not change). */
   readonly nodeId: string;
   /** The name lost to the other host. */
   readonly from: string;
@@ -230,11 +283,13 @@ export interface Registration extends EventEmitter<RegistrationEvents> {
   readonly ttl: number;
   /** Removes the nodes (a goodbye on networked adapters) and stops renewing. Idempotent. */
   deregister(): Promise<void>;
+  /** The same as {@link Registration.deregister}, for `await using reg = await registry.register(...)`. */
   [Symbol.asyncDispose](): Promise<void>;
 }
 
 /** Counters every registry keeps; adapters add their own fields. */
 export interface RegistryStats {
+  /** The adapter these counters are from, as {@link Registry.kind}. */
   readonly kind: RegistryKind;
   /** Registrations currently kept alive by this registry. */
   readonly registrations: number;
@@ -259,9 +314,16 @@ export interface RegistryStats {
 
 /** A member of the cluster behind a registry (gossip members, Consul LAN members). */
 export interface Member {
+  /** The member's node name, unique in the cluster (Consul's node name, memberlist's `Name`). */
   readonly name: string;
+  /** Where the member gossips, `host:port` (Consul: the serf LAN address, port 8301 by default). */
   readonly address: string;
+  /**
+   * Membership state as the backend names it: serf's `alive`, `leaving`, `left`, `failed`
+   * (Consul), memberlist's `alive`, `suspect`, `dead`, `left` (gossip).
+   */
   readonly status: 'alive' | 'suspect' | 'dead' | 'left' | 'failed' | (string & {});
+  /** The member's tags (Consul: `role`, `dc`, `build`, ...); `{}` when none. */
   readonly tags: Metadata;
 }
 
@@ -273,36 +335,65 @@ export interface Capabilities {
 
 /** The one interface over every backend. */
 export interface Registry {
+  /** Which adapter this is (`memory`, `mdns`, `gossip`, `consul`, or a custom kind). */
   readonly kind: RegistryKind;
+  /** The optional features this adapter has; check before calling {@link Registry.members}. */
   readonly capabilities: Capabilities;
-  /** Registers (or re-registers, updating) the service's nodes and keeps them alive. */
+  /**
+   * Registers (or re-registers, updating) the service's nodes and keeps them alive, renewing every
+   * `ttl / 3`. Rejects `INVALID_SERVICE` or `TOO_LARGE` for a service that fails validation (the
+   * message names the field), `CLOSED` after `close()`, `UNAVAILABLE` when the backend cannot be
+   * reached, `PERMISSION_DENIED` when it refuses (Consul ACLs), `CONFLICT` when mdns's go-micro
+   * profile loses the name to another host, and an `AbortError` when `options.signal` fires.
+   */
   register(service: ServiceInput, options?: RegisterOptions): Promise<Registration>;
   /**
    * Removes the given nodes of `service` (by id) and stops renewing any registration of this
-   * registry that kept them alive.
+   * registry that kept them alive. Rejects `INVALID_SERVICE` for a malformed service, `CLOSED`
+   * after `close()`, `UNAVAILABLE` when the backend cannot be reached.
    */
   deregister(service: ServiceInput): Promise<void>;
-  /** Every live version of the service (one entry per version). Rejects `NOT_FOUND` when there is none. */
+  /**
+   * Every live version of the service (one entry per version). Rejects `NOT_FOUND` when there is
+   * none, `TIMEOUT` past `options.timeout`, `UNAVAILABLE` when the backend cannot be reached,
+   * `INVALID_SERVICE` for an empty name, `CLOSED` after `close()`, an `AbortError` on abort.
+   */
   getService(name: string, options?: GetServiceOptions): Promise<readonly Service[]>;
   /**
    * One entry per live (name, version), without nodes (`nodes` is always empty: ask
-   * `getService` for them). The same shape on every adapter.
+   * `getService` for them). The same shape on every adapter. Resolves `[]` when there is none;
+   * rejects `TIMEOUT`, `UNAVAILABLE`, `CLOSED` or an `AbortError` as `getService` does.
    */
   listServices(options?: ListServicesOptions): Promise<Service[]>;
+  /**
+   * Follows one service (`options.service`) or all of them: the current state first, then every
+   * change, as `for await` events. Throws `INVALID_SERVICE` for an empty name, `INVALID_OPTIONS`
+   * for a bad `maxPending`, `CLOSED` after `close()`; a backend that refuses the watch for good
+   * (`PERMISSION_DENIED`) ends the iteration with that error. See docs/watching.md.
+   */
   watch(options?: WatchOptions): Watcher;
-  /** Cluster members, where the backend has them (see {@link Capabilities}). */
+  /**
+   * Cluster members, where the backend has them (see {@link Capabilities}): absent on memory and
+   * mdns. Rejects `UNAVAILABLE` when the backend cannot be reached, `CLOSED` after `close()`.
+   */
   members?(): Promise<Member[]>;
+  /** A snapshot of this registry's counters, taken synchronously; adapters add fields of their own. */
   stats(): RegistryStats;
   /** Deregisters everything this registry registered, ends its watchers and stops its loops. Idempotent. */
   close(): Promise<void>;
+  /** The same as {@link Registry.close}, for `await using registry = await createRegistry()`. */
   [Symbol.asyncDispose](): Promise<void>;
 }
 
 /** A pino-compatible logger: rollcall calls these four levels with `(object, message)`. */
 export interface Logger {
+  /** Per-event detail (a registration renewed, a datagram dropped); off in production. */
   debug(obj: object, msg?: string): void;
+  /** Rare notable events (the default registry chosen, interfaces changed). */
   info(obj: object, msg?: string): void;
+  /** Something failed and is being retried (a heartbeat, a watch query); the process carries on. */
   warn(obj: object, msg?: string): void;
+  /** Something failed for good and needs attention. */
   error(obj: object, msg?: string): void;
 }
 

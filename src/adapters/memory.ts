@@ -2,7 +2,7 @@
  * In-process registry. Handles created with the same `name` share one store, so several
  * "processes" of a test or a single-process app can find each other. Unlike Go Micro's memory
  * registry, an expired lease emits `delete` to watchers (Go's prunes silently).
- * @module
+ * @module rollcall/memory
  */
 import { AdapterBase } from '../adapter.js';
 import { adapterLogger } from '../diagnostics.js';

@@ -7,7 +7,7 @@
  * import { createConsulRegistry } from 'rollcall/consul';
  * const registry = createConsulRegistry({ address: ['10.0.0.2:8500', '10.0.0.3:8500'], token });
  * ```
- * @module
+ * @module rollcall/consul
  */
 import type { CommonOptions, Node, Registry, Service } from '../../registry.js';
 import { ConsulRegistry } from './registry.js';

@@ -4,7 +4,7 @@
  *
  * mDNS trusts the LAN: anyone on the link can publish, answer and say goodbye for any name.
  * Use it where every host on the segment is yours; use consul (ACLs, TLS) elsewhere.
- * @module
+ * @module rollcall/mdns
  */
 import type { CommonOptions, Registry } from '../../registry.js';
 import { MdnsRegistry } from './registry.js';
