@@ -410,7 +410,8 @@ class WatchCache implements CachedRegistry {
     try {
       watcher = this.inner.watch({ service: entry.name });
     } catch (error) {
-      this.#watchEnded(entry, asError(error));
+      // After the caller that opened it has started waiting, so that it gets this error too.
+      queueMicrotask(() => this.#watchEnded(entry, asError(error)));
       return;
     }
     this.#watchesOpened++;
@@ -537,7 +538,8 @@ class WatchCache implements CachedRegistry {
       if (entry.waiting > 0) continue;
       const idle = this.#generation - entry.used;
       const limit = entry.hasData && entry.services.length === 0 ? this.#evictMissingSweeps : this.#evictSweeps;
-      if (idle >= limit) this.#evict(entry);
+      // `used` is the sweep period the lookup fell in: only more than `limit` periods since is the full time.
+      if (idle > limit) this.#evict(entry);
     }
     if (this.#entries.size > 0) this.#scheduleSweep();
   }
