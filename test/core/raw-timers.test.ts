@@ -19,9 +19,6 @@ const RAW = /(?<![.\w#])(setTimeout|setInterval|setImmediate)\s*\(|(?<![.\w#])pe
  * only go down; a file not listed may hold none.
  */
 const MIGRATING: Record<string, number> = {
-  'adapters/consul/aggregate.ts': 7,
-  'adapters/consul/client.ts': 5,
-  'adapters/consul/gate.ts': 4,
   'adapters/mdns/announcer.ts': 3,
   'adapters/mdns/answers.ts': 2,
   'adapters/mdns/browser.ts': 3,

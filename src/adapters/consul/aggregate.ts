@@ -14,6 +14,7 @@
  * process a new node id and a TTL check, so sweeps are rare.
  * @module
  */
+import { systemClock, type Timer } from '../../internal/clock.js';
 import { BlockingQuery, backoffDelay } from './blocking.js';
 import type { CheckState } from './decode.js';
 import type { ConsulReader } from './queries.js';
@@ -52,10 +53,10 @@ export class AggregateFollower {
   readonly #answers: Array<{ index: number; changed: boolean }> = [];
   /** Unexplained catalog indexes and when they came. */
   readonly #unexplained = new Map<number, number>();
-  #explainTimer: NodeJS.Timeout | undefined;
+  #explainTimer: Timer | undefined;
   #primed = false;
   #lastSweep = Number.NEGATIVE_INFINITY;
-  #sweepTimer: NodeJS.Timeout | undefined;
+  #sweepTimer: Timer | undefined;
 
   constructor(host: AggregateHost) {
     this.#host = host;
@@ -90,8 +91,8 @@ export class AggregateFollower {
   stop(): void {
     this.#controller.abort();
     this.#health?.stop();
-    clearTimeout(this.#sweepTimer);
-    clearTimeout(this.#explainTimer);
+    this.#sweepTimer?.cancel();
+    this.#explainTimer?.cancel();
   }
 
   /** A newly followed name: read it once the baselines are there. */
@@ -117,7 +118,7 @@ export class AggregateFollower {
       if (followed.has(name)) this.#reads.add(name);
     }
     if (!explained) {
-      this.#unexplained.set(index, performance.now());
+      this.#unexplained.set(index, systemClock.now());
       this.#explain();
     }
   }
@@ -181,10 +182,10 @@ export class AggregateFollower {
 
   /** Settles unexplained catalog changes that a health answer now covers, or that waited too long. */
   #explain(): void {
-    clearTimeout(this.#explainTimer);
+    this.#explainTimer?.cancel();
     this.#explainTimer = undefined;
     if (this.#controller.signal.aborted) return;
-    const now = performance.now();
+    const now = systemClock.now();
     let sweep = false;
     let next = Number.POSITIVE_INFINITY;
     for (const [index, since] of this.#unexplained) {
@@ -196,24 +197,22 @@ export class AggregateFollower {
     }
     if (sweep) this.#scheduleSweep();
     if (next !== Number.POSITIVE_INFINITY) {
-      this.#explainTimer = setTimeout(() => this.#explain(), next - now);
-      this.#explainTimer.unref();
+      this.#explainTimer = systemClock.setTimeout(() => this.#explain(), next - now);
     }
   }
 
   #scheduleSweep(): void {
     if (this.#sweepTimer) return;
-    const wait = Math.max(0, this.#lastSweep + SWEEP_INTERVAL_MS - performance.now());
-    this.#sweepTimer = setTimeout(() => {
+    const wait = Math.max(0, this.#lastSweep + SWEEP_INTERVAL_MS - systemClock.now());
+    this.#sweepTimer = systemClock.setTimeout(() => {
       this.#sweepTimer = undefined;
       this.#sweep();
     }, wait);
-    this.#sweepTimer.unref();
   }
 
   #sweep(): void {
     if (this.#controller.signal.aborted) return;
-    this.#lastSweep = performance.now();
+    this.#lastSweep = systemClock.now();
     for (const name of this.#host.followed()) this.#reads.add(name);
   }
 }
@@ -250,9 +249,9 @@ class ReadQueue {
             const attempt = (this.#attempts.get(name) ?? 0) + 1;
             this.#attempts.set(name, attempt);
             this.host.onReadError(name, error);
-            setTimeout(() => {
+            systemClock.setTimeout(() => {
               if (this.host.consulNodesOf(name) !== undefined) this.add(name);
-            }, backoffDelay(attempt)).unref();
+            }, backoffDelay(attempt));
           },
         )
         .finally(() => {

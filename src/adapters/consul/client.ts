@@ -10,6 +10,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { checkServerIdentity } from 'node:tls';
 import { Pool } from 'undici';
 import { abortError } from '../../errors.js';
+import { systemClock } from '../../internal/clock.js';
 import { type CallContext, closedByAgent, deadlineError, isUnreachable, shapeError, statusError, transportError } from './errors.js';
 import { Gate } from './gate.js';
 import { AGGREGATE_FACTOR, type ConsulSettings } from './settings.js';
@@ -178,21 +179,21 @@ export class ConsulClient {
     let gate = lane === 'request' ? this.#gates.get(origin) : undefined;
     if (lane === 'request' && !gate)
       this.#gates.set(origin, (gate = new Gate(this.#settings.requestConnections, this.#settings.requestTimeout)));
-    const queued = performance.now();
+    const queued = systemClock.now();
     // A wait the agent did not answer anything during was the agent's time after all.
     const stalled = () => {
-      clock.spent += performance.now() - queued;
+      clock.spent += systemClock.now() - queued;
       return deadlineError(this.label(origin), options.what, budget);
     };
     const release = await gate?.acquire(options.signal, stalled);
-    const began = performance.now();
+    const began = systemClock.now();
     try {
       const reply = await this.#dispatch(origin, lane, path, options, budget);
       gate?.answered();
       return reply;
     } finally {
       release?.();
-      clock.spent += performance.now() - began;
+      clock.spent += systemClock.now() - began;
     }
   }
 
@@ -200,11 +201,10 @@ export class ConsulClient {
     const pool = this.#pool(origin, lane);
     const controller = new AbortController();
     let timedOut = false;
-    const timer = setTimeout(() => {
+    const timer = systemClock.setTimeout(() => {
       timedOut = true;
       controller.abort();
     }, budget);
-    timer.unref();
     const onAbort = () => controller.abort(options.signal?.reason);
     options.signal?.addEventListener('abort', onAbort, { once: true });
     const headers: Record<string, string> = {};
@@ -244,7 +244,7 @@ export class ConsulClient {
       }
       throw transportError(error, this.label(origin), options.what);
     } finally {
-      clearTimeout(timer);
+      timer?.cancel();
       options.signal?.removeEventListener('abort', onAbort);
     }
   }

@@ -16,6 +16,7 @@
  * @module
  */
 import { abortError } from '../../errors.js';
+import { systemClock, type Timer } from '../../internal/clock.js';
 
 interface Waiter {
   readonly since: number;
@@ -52,7 +53,7 @@ export class Gate {
       return Promise.resolve(this.#releaser());
     }
     return new Promise((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
+      let timer: Timer | undefined;
       const leave = (error: unknown) => {
         const i = this.#queue.indexOf(waiter);
         if (i >= 0) this.#queue.splice(i, 1);
@@ -61,20 +62,19 @@ export class Gate {
       };
       const onAbort = () => leave(abortError(signal as AbortSignal));
       const check = () => {
-        const quiet = performance.now() - Math.max(this.#answeredAt, waiter.since);
+        const quiet = systemClock.now() - Math.max(this.#answeredAt, waiter.since);
         if (quiet >= this.patience) leave(stalled());
         else arm(this.patience - quiet);
       };
       const arm = (ms: number) => {
-        timer = setTimeout(check, ms);
-        timer.unref();
+        timer = systemClock.setTimeout(check, ms);
       };
       const waiter: Waiter = {
-        since: performance.now(),
+        since: systemClock.now(),
         resolve,
         reject,
         cleanup: () => {
-          clearTimeout(timer);
+          timer?.cancel();
           signal?.removeEventListener('abort', onAbort);
         },
       };
@@ -86,7 +86,7 @@ export class Gate {
 
   /** The agent answered one of this gate's calls: the queue is moving. */
   answered(): void {
-    this.#answeredAt = performance.now();
+    this.#answeredAt = systemClock.now();
   }
 
   #releaser(): () => void {
