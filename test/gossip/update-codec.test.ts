@@ -25,6 +25,7 @@ import {
 import { isWireError } from '../../src/adapters/gossip/wire/errors.js';
 import { isRollcallError } from '../../src/errors.js';
 import { normalizeService } from '../../src/service.js';
+import { goMicroFixtures } from './fixtures/go-micro-golden.js';
 
 const hex = (h: string) => new Uint8Array(Buffer.from(h, 'hex'));
 const toHex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -64,6 +65,19 @@ describe('gossip.Update protobuf', () => {
   it('encodes and decodes a hand-written Go Micro update byte for byte', () => {
     assert.equal(toHex(encodeUpdate(goMicroCreate.update)), goMicroCreate.hex);
     sameUpdate(decodeUpdate(hex(goMicroCreate.hex)), goMicroCreate.update);
+  });
+
+  it("decodes the bytes Go's protobuf runtime wrote (fixtures) and re-encodes them byte for byte", () => {
+    assert.ok(goMicroFixtures.length >= 5);
+    for (const f of goMicroFixtures) {
+      const u = decodeUpdate(hex(f.hex));
+      assert.deepEqual(
+        { expires: u.expires.toString(), type: u.type, action: u.action, metadata: { ...u.metadata }, data: toHex(u.data) },
+        f.update,
+        f.name,
+      );
+      assert.equal(toHex(encodeUpdate(u)), f.hex, f.name);
+    }
   });
 
   it('leaves proto3 zero values out and decodes an empty message as all zero', () => {

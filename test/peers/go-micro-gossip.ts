@@ -1,0 +1,140 @@
+/**
+ * The Go Micro gossip registry peer (test/peers/go-micro-gossip/main.go: Go Micro's registry
+ * behaviour on Debian's memberlist 0.2.2 and golang-google-protobuf-dev), built offline once into
+ * .cache/peers/go-micro-gossip/ keyed by a hash of its source and the Go version.
+ *
+ * {@link goMicroCodec} runs it without sockets (encode/decode commands, for golden bytes);
+ * {@link startGoMicroGossip} runs a registry member on 127.0.0.1 that gossips real updates.
+ */
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type GoLine, GoMemberlistProcess } from './go-memberlist.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const source = join(here, 'go-micro-gossip', 'main.go');
+const cacheDir = join(resolve(here, '..', '..'), '.cache', 'peers', 'go-micro-gossip');
+/** Debian's Go packages; GOPATH mode builds offline from there. */
+const GOPATH = '/usr/share/gocode';
+
+/** Why the peer cannot be built here, or undefined when it can. */
+export function goMicroGossipMissing(): string | undefined {
+  const fix = 'run `bash scripts/peers/gossip.sh` as root';
+  if (spawnSync('go', ['version'], { stdio: 'ignore' }).status !== 0) return `go is not installed; ${fix}`;
+  if (!existsSync(join(GOPATH, 'src', 'github.com', 'hashicorp', 'memberlist', 'memberlist.go'))) {
+    return `golang-github-hashicorp-memberlist-dev is missing; ${fix}`;
+  }
+  if (!existsSync(join(GOPATH, 'src', 'google.golang.org', 'protobuf', 'types', 'dynamicpb')))
+    return `golang-google-protobuf-dev is missing; ${fix}`;
+  return undefined;
+}
+
+/** The `skip` option for a suite that needs the peer; under CI=true a missing peer throws. */
+export function goMicroGossipSkip(): string | false {
+  const reason = goMicroGossipMissing();
+  if (!reason) return false;
+  if (process.env.CI === 'true') throw new Error(`Go Micro gossip peer unavailable: ${reason} (CI=true: this must not be skipped)`);
+  process.stderr.write(`\n*** SKIPPED: Go Micro gossip peer unavailable: ${reason} ***\n\n`);
+  return reason;
+}
+
+function sh(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  return new Promise((ok, fail) => {
+    execFile(cmd, args, { env, encoding: 'utf8', maxBuffer: 8 << 20 }, (err, stdout, stderr) =>
+      err ? fail(new Error(`${cmd} ${args.join(' ')}: ${stderr.trim() || err.message}`)) : ok(stdout),
+    );
+  });
+}
+
+let building: Promise<string> | undefined;
+
+/** Path of the built binary; builds it (about a minute the first time) when the source or Go changed. */
+export function buildGoMicroGossip(): Promise<string> {
+  building ??= (async () => {
+    const goVersion = (await sh('go', ['version'])).trim();
+    const hash = createHash('sha256').update(readFileSync(source)).update(goVersion).digest('hex').slice(0, 16);
+    const bin = join(cacheDir, `go-micro-gossip-${hash}`);
+    if (existsSync(bin)) return bin;
+    mkdirSync(cacheDir, { recursive: true });
+    // A private name, then rename: concurrent test files may build at once.
+    const tmp = `${bin}.${process.pid}.tmp`;
+    const env = { ...process.env, GO111MODULE: 'off', GOPATH, GOFLAGS: '', GOCACHE: join(cacheDir, 'gocache'), CGO_ENABLED: '0' };
+    try {
+      await sh('go', ['build', '-o', tmp, source], env);
+      renameSync(tmp, bin);
+    } finally {
+      rmSync(tmp, { force: true });
+    }
+    return bin;
+  })();
+  building.catch(() => {
+    building = undefined;
+  });
+  return building;
+}
+
+/** A peer process with no member: encode, decode, servicejson, statejson. */
+export async function goMicroCodec(): Promise<GoMemberlistProcess> {
+  const bin = await buildGoMicroGossip();
+  return new GoMemberlistProcess(spawn(bin, ['golden'], { stdio: ['pipe', 'pipe', 'pipe'] }));
+}
+
+export interface GoMicroGossipOptions {
+  /** Member name; default `micro-<host>-<pid>`. */
+  name?: string;
+  /** Default 127.0.0.1. */
+  bind?: string;
+  /** Default 0: a free port, reported in {@link GoMicroGossip.port}. */
+  port?: number;
+  /** Seed addresses (host:port); also the queue's NumNodes, as in Go Micro. */
+  join?: string[];
+  /** Secret key (16, 24 or 32 bytes), as Go Micro's `Secure(true)` + `Secret(k)`. */
+  key?: Uint8Array;
+  /** Offset of this peer's clock when it computes `expires`, in ms (clock-skew tests). */
+  skewMs?: number;
+  /** Keep memberlist's log on stderr (Go Micro discards it). */
+  verbose?: boolean;
+}
+
+export interface GoMicroGossip extends GoMemberlistProcess {
+  readonly name: string;
+  readonly port: number;
+  /** bind host:port, to use as a seed. */
+  readonly address: string;
+  /** Registers a service (Go Micro JSON object) with a ttl; resolves with the Update bytes sent (hex). */
+  register(service: unknown, ttlMs: number): Promise<string>;
+  deregister(service: unknown): Promise<string>;
+  /** Go's registry state: `map[name][]Service`. */
+  services(): Promise<Record<string, unknown[]>>;
+}
+
+/** Starts a member; resolves once its socket is open and its start-up join (if any) returned. */
+export async function startGoMicroGossip(o: GoMicroGossipOptions = {}): Promise<GoMicroGossip> {
+  const bin = await buildGoMicroGossip();
+  const args = ['run', '-bind', o.bind ?? '127.0.0.1', '-port', String(o.port ?? 0)];
+  if (o.name) args.push('-name', o.name);
+  if (o.join?.length) args.push('-join', o.join.join(','));
+  if (o.key) args.push('-key', Buffer.from(o.key).toString('hex'));
+  if (o.skewMs) args.push('-skew', `${o.skewMs}ms`);
+  if (o.verbose) args.push('-quiet=false');
+  const proc = new GoMemberlistProcess(spawn(bin, args, { stdio: ['pipe', 'pipe', 'pipe'] }));
+  let ready: GoLine;
+  try {
+    ready = await proc.waitFor((l) => l.event === 'ready' || l.event === 'fatal', 15_000, 'ready');
+    if (ready.event === 'fatal') throw new Error(`go-micro-gossip failed to start: ${String(ready.error)}`);
+    if (o.join?.length) await proc.waitFor((l) => l.event === 'joined', 30_000, 'start-up join');
+  } catch (err) {
+    await proc.stop();
+    throw err;
+  }
+  return Object.assign(proc, {
+    name: String(ready.name),
+    port: Number(ready.port),
+    address: String(ready.bind),
+    register: async (service: unknown, ttlMs: number) => String((await proc.call({ cmd: 'register', service, ttlMs })).hex),
+    deregister: async (service: unknown) => String((await proc.call({ cmd: 'deregister', service })).hex),
+    services: async () => (await proc.call({ cmd: 'services' })).services as Record<string, unknown[]>,
+  }) as GoMicroGossip;
+}
