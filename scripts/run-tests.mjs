@@ -62,7 +62,7 @@ const phases = [
     match: ['consul/state-loss', 'consul/crash', 'consul/cluster-failover', 'consul/takeover', 'client/shutdown', 'client/consul'],
   },
   // The idle-stream test compares CPU and memory of an attacked run to an un-attacked one.
-  { name: 'load', concurrency: 1, match: ['consul/scale', 'gossip/net-idle-streams'] },
+  { name: 'load', concurrency: 1, match: ['consul/scale', 'gossip/net-idle-streams', 'gossip/swim-flood'] },
   // The Go peer collects answers for a fixed window: a starved host answers late and looks absent.
   // Gossip peers probe on a one-second cycle and declare a starved node suspect within seconds.
   {

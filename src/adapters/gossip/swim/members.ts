@@ -62,6 +62,17 @@ export interface MembersOptions {
 
 type Entry = { -readonly [K in keyof Member]: Member[K] };
 
+/**
+ * How many members first heard of through UDP gossip, and not yet confirmed by an answered probe or
+ * a push/pull listing them, the table holds at most: this many, or as many as are confirmed when
+ * that is more. Anyone can send `alive` datagrams for invented names (memberlist adds every one);
+ * an invented name never answers a probe, so it stays unconfirmed and a flood of them stops at the
+ * cap instead of growing memory, probe rounds and broadcasts without bound. A real cluster can grow
+ * by gossip at most by its confirmed size (or 128) between probe rounds; anything refused still
+ * arrives by the next push/pull, which is a TCP stream with its own limits.
+ */
+export const UNCONFIRMED_FLOOR = 128;
+
 const addressKey = (addr: Uint8Array, port: number) => `${addr.join('.')}/${port}`;
 
 const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((v, i) => v === b[i]);
@@ -90,6 +101,10 @@ export class Members {
   #order: Entry[] = [];
   #probeIndex = 0;
   readonly #suspicions = new Map<string, Suspicion>();
+  /** Names first heard of in UDP gossip that no probe answer or push/pull has confirmed yet. */
+  readonly #unconfirmed = new Set<string>();
+  /** New names refused because the unconfirmed cap was reached. */
+  refusedUnconfirmed = 0;
   readonly #local: Entry;
   #leaving = false;
 
@@ -104,6 +119,16 @@ export class Members {
     this.#byName.set(this.#local.name, this.#local);
     this.#byAddress.set(addressKey(this.#local.addr, this.#local.port), this.#local);
     this.#order.push(this.#local);
+  }
+
+  /** How many members wait for confirmation (see {@link UNCONFIRMED_FLOOR}). */
+  get unconfirmed(): number {
+    return this.#unconfirmed.size;
+  }
+
+  /** `name` answered a probe (or was listed in a push/pull): it is no longer counted against the cap. */
+  confirm(name: string): void {
+    this.#unconfirmed.delete(name);
   }
 
   /** The member last seen at this address. */
@@ -199,6 +224,7 @@ export class Members {
       if (m === this.#local || !down || now - m.stateChange <= this.#config.gossipToTheDeadTime) return true;
       gone.push(m);
       this.#byName.delete(m.name);
+      this.#unconfirmed.delete(m.name);
       const key = addressKey(m.addr, m.port);
       if (this.#byAddress.get(key) === m) this.#byAddress.delete(key);
       return false;
@@ -210,9 +236,10 @@ export class Members {
 
   /**
    * An alive message (gossip, push/pull, join). Returns whether it changed anything. `bootstrap`
-   * marks our own record at start-up, which is never refuted.
+   * marks our own record at start-up, which is never refuted; `fromStream` marks a push/pull
+   * listing, which confirms the name (see {@link UNCONFIRMED_FLOOR}).
    */
-  alive(a: Alive, bootstrap = false): boolean {
+  alive(a: Alive, bootstrap = false, fromStream = false): boolean {
     if (this.#leaving && a.node === this.#local.name) return false;
     // state.go drops an unusable protocol range rather than let a bad peer into the table.
     if (a.vsn.length >= 3) {
@@ -223,6 +250,14 @@ export class Members {
     if (a.addr.length !== 4 && a.addr.length !== 16) return false;
     let entry = this.#byName.get(a.node);
     let readdressed = false;
+    if (fromStream) this.#unconfirmed.delete(a.node);
+    if (!entry && !fromStream) {
+      if (this.#unconfirmed.size >= Math.max(UNCONFIRMED_FLOOR, this.#byName.size - this.#unconfirmed.size)) {
+        this.refusedUnconfirmed++;
+        return false;
+      }
+      this.#unconfirmed.add(a.node);
+    }
     if (!entry) {
       // New members start as dead so that their first alive counts as a join.
       entry = {
@@ -351,7 +386,7 @@ export class Members {
     for (const r of remote) {
       switch (r.state) {
         case NodeState.alive:
-          this.alive({ incarnation: r.incarnation, node: r.name, addr: r.addr, port: r.port, meta: r.meta, vsn: r.vsn });
+          this.alive({ incarnation: r.incarnation, node: r.name, addr: r.addr, port: r.port, meta: r.meta, vsn: r.vsn }, false, true);
           break;
         case NodeState.left:
           this.dead({ incarnation: r.incarnation, node: r.name, from: r.name });

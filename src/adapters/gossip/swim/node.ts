@@ -350,6 +350,7 @@ export class SwimNode {
         )
       ) {
         this.awareness.applyDelta(-1);
+        this.members.confirm(node.name);
         return;
       }
       // Indirect probes through up to k live peers; nacks (protocol 4) tell us they are working.
@@ -389,11 +390,13 @@ export class SwimNode {
         )
       ) {
         this.awareness.applyDelta(-1);
+        this.members.confirm(node.name);
         return;
       }
       if (await tcp) {
         // Reachable over TCP but not UDP: a misconfigured network, not a dead member.
         this.awareness.applyDelta(-1);
+        this.members.confirm(node.name);
         return;
       }
       this.stats.probesFailed++;
