@@ -10,20 +10,52 @@ import type { Logger, Service, WatchEvent } from './registry.js';
 /** What each channel publishes (the shapes are part of the API). */
 export interface DiagnosticsMessages {
   /** `rollcall:register`: after a registration is stored. */
-  register: { adapter: string; service: Service };
+  register: {
+    /** The registry's kind (`memory`, `mdns`, `consul`, ...). */
+    adapter: string;
+    /** The service as stored: normalised, with its default node ids filled in. */
+    service: Service;
+  };
   /**
    * `rollcall:deregister`: after this process removed nodes: `registry.deregister()`,
    * `registration.deregister()` (or disposal) and the goodbyes of `registry.close()`.
    */
-  deregister: { adapter: string; service: Service };
+  deregister: {
+    /** The registry's kind (`memory`, `mdns`, `consul`, ...). */
+    adapter: string;
+    /** The nodes removed (only those, not every node of the service). */
+    service: Service;
+  };
   /** `rollcall:watch:event`: every event handed to a consumer. */
-  watchEvent: { adapter: string; event: WatchEvent };
+  watchEvent: {
+    /** The registry's kind (`memory`, `mdns`, `consul`, ...). */
+    adapter: string;
+    /** The event as the consumer receives it (frozen; shared with the consumer). */
+    event: WatchEvent;
+  };
   /** `rollcall:watch:resync`: a slow consumer gets a resync (`service`: the watch's scope, if any). */
-  watchResync: { adapter: string; service: string | undefined };
+  watchResync: {
+    /** The registry's kind (`memory`, `mdns`, `consul`, ...). */
+    adapter: string;
+    /** The watched service name, or `undefined` for a watch of every service. */
+    service: string | undefined;
+  };
   /** `rollcall:drop`: malformed or refused network input, dropped and counted. */
-  drop: { adapter: string; reason: string; source: string | undefined };
+  drop: {
+    /** The registry's kind (`memory`, `mdns`, `consul`, ...). */
+    adapter: string;
+    /** Why the input was refused, in words (`"TXT record unreadable"`); not a stable code. */
+    reason: string;
+    /** Where it came from (`host:port` of the sender), when the adapter knows. */
+    source: string | undefined;
+  };
   /** `rollcall:backend:error`: a background error that is retried. */
-  backendError: { adapter: string; error: unknown };
+  backendError: {
+    /** The registry's kind (`memory`, `mdns`, `consul`, ...). */
+    adapter: string;
+    /** What failed, usually a `RollcallError` (`UNAVAILABLE`, `BAD_RESPONSE`, ...). */
+    error: unknown;
+  };
 }
 
 /** Every channel rollcall publishes on, by the key its message type has in {@link DiagnosticsMessages}. */

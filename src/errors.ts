@@ -40,18 +40,29 @@ const kBrand = Symbol.for('rollcall.error');
 /** Codes that describe a passing condition: the same call may succeed later. */
 const retryableCodes: ReadonlySet<ErrorCode> = new Set(['UNAVAILABLE', 'TIMEOUT']);
 
+/** Options of the {@link RollcallError} constructor. */
 export interface RollcallErrorOptions {
   /** Which adapter raised it; absent for core errors. */
   adapter?: string;
+  /** The underlying error (a socket error, a Consul answer), kept as the standard `error.cause`. @default undefined */
   cause?: unknown;
-  /** Overrides the default for the code. */
+  /** Overrides the default for the code. @default true for `UNAVAILABLE` and `TIMEOUT`, false otherwise */
   retryable?: boolean;
 }
 
+/**
+ * The one error class every adapter throws and rejects with. Branch on {@link RollcallError.code}
+ * (or {@link isRollcallError}); the message is for people and may change. The message starts with
+ * `[rollcall]` and, for adapter errors, `[<adapter>]`, and never contains a token or key.
+ */
 export class RollcallError extends Error {
+  /** Always `'RollcallError'`. */
   override readonly name = 'RollcallError';
+  /** What went wrong, stable across versions: the contract (see {@link ErrorCode}). */
   readonly code: ErrorCode;
+  /** Whether the same call may succeed later (by default for `UNAVAILABLE` and `TIMEOUT`). */
   readonly retryable: boolean;
+  /** The adapter that raised it (`consul`, `mdns`, ...); `undefined` for errors of the core. */
   readonly adapter: string | undefined;
 
   constructor(code: ErrorCode, message: string, options: RollcallErrorOptions = {}) {
@@ -64,11 +75,12 @@ export class RollcallError extends Error {
     this.adapter = options.adapter;
   }
 
-  // A brand instead of prototype identity, so instanceof holds across duplicate package copies.
+  /** @internal A brand instead of prototype identity, so instanceof holds across duplicate package copies. */
   get [kBrand](): true {
     return true;
   }
 
+  /** `instanceof RollcallError` is true for an error of any copy of rollcall loaded in the process (it checks the brand). */
   static override [Symbol.hasInstance](value: unknown): boolean {
     return isBranded(value);
   }

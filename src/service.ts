@@ -19,10 +19,15 @@ import type { Endpoint, EndpointInput, Metadata, Node, NodeInput, Service, Servi
 export interface SizeLimits {
   /** Named in error messages, e.g. `"portable"` or `"mdns TXT record"`. */
   readonly label: string;
+  /** Most pairs in one metadata map (service, node or endpoint); portable: 64. Past it: `TOO_LARGE`. */
   readonly maxMetadataEntries: number;
+  /** Longest metadata key, in UTF-8 bytes; portable: 128. Past it: `TOO_LARGE`. */
   readonly maxMetadataKeyBytes: number;
+  /** Longest metadata value, in UTF-8 bytes; portable: 512. Past it: `TOO_LARGE`. */
   readonly maxMetadataValueBytes: number;
+  /** Most endpoints one service declares; portable: 256. Past it: `TOO_LARGE`. */
   readonly maxEndpoints: number;
+  /** Most nodes in one registration; portable: 1024. Past it: `TOO_LARGE`. */
   readonly maxNodes: number;
   /** Go Micro JSON of the service carrying a single node, in bytes: what one node costs on the wire. */
   readonly maxNodeEncodedBytes: number;
@@ -43,7 +48,9 @@ export const portableLimits: SizeLimits = Object.freeze({
   maxNodeEncodedBytes: 64 * 1024,
 });
 
+/** Options of {@link normalizeService}: which limits apply and how strict the gate is. */
 export interface NormalizeOptions {
+  /** The budget the service must fit; `TOO_LARGE` names the limit it breaks. @default portableLimits */
   limits?: SizeLimits;
   /** Adapter name for error messages. */
   adapter?: string;
@@ -313,9 +320,13 @@ export function deepEqual(a: unknown, b: unknown): boolean {
   return true;
 }
 
+/** What {@link diffNodes} found, each list sorted as its input; nodes are matched by id. */
 export interface NodeDiff {
+  /** Ids in the new list only, as they are there. */
   added: readonly Node[];
+  /** Ids in both lists whose address or metadata changed, as they are in the new list. */
   updated: readonly Node[];
+  /** Ids in the old list only, as they were there. */
   removed: readonly Node[];
 }
 

@@ -4,8 +4,18 @@
  * @module
  */
 
-/** Splits `host:port` / `[v6]:port`; no validation beyond the shape. */
-export function splitHostPort(address: string): { host: string; port: string } | undefined {
+/**
+ * Splits `host:port` / `[v6]:port`; no validation beyond the shape (the port is text, not checked
+ * for range). Returns `undefined`, never throws, for anything else (`host`, `::1:80`, `[::1]80`).
+ */
+export function splitHostPort(address: string):
+  | {
+      /** The host without brackets: a name, an IPv4 address, or an IPv6 address with its `%zone`. */
+      host: string;
+      /** The text after the last colon (after `]:` for IPv6), as written. */
+      port: string;
+    }
+  | undefined {
   if (address.startsWith('[')) {
     const close = address.indexOf(']');
     if (close < 0 || address[close + 1] !== ':') return undefined;
