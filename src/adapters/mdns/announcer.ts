@@ -7,6 +7,7 @@
  * @module
  */
 
+import { systemClock, type Timer } from '../../internal/clock.js';
 import type { Rr } from './packet.js';
 import type { Target } from './prober.js';
 import type { Publication } from './publication.js';
@@ -20,9 +21,9 @@ export const ANNOUNCE_COUNT = ANNOUNCE_AT_MS.length;
 export class Announcer {
   readonly #targets: () => Target[];
   readonly #sender: Sender;
-  readonly #timers = new Map<Publication, NodeJS.Timeout[]>();
+  readonly #timers = new Map<Publication, Timer[]>();
   /** One pending retry per publication whose announcement the rate limit held back. */
-  readonly #retries = new Map<Publication, NodeJS.Timeout>();
+  readonly #retries = new Map<Publication, Timer>();
   /** Publications due now, with the rate limit their announcement observes. */
   readonly #queue = new Map<Publication, number>();
   #scheduled = false;
@@ -38,17 +39,16 @@ export class Announcer {
     this.stop(pub);
     const times = repeats === 0 ? [0] : ANNOUNCE_AT_MS.slice(0, repeats);
     const timers = times.map((at) => {
-      const timer = setTimeout(() => this.enqueue(pub, RATE_LIMIT_MS), at);
-      timer.unref();
+      const timer = systemClock.setTimeout(() => this.enqueue(pub, RATE_LIMIT_MS), at);
       return timer;
     });
     this.#timers.set(pub, timers);
   }
 
   stop(pub: Publication): void {
-    for (const t of this.#timers.get(pub) ?? []) clearTimeout(t);
+    for (const t of this.#timers.get(pub) ?? []) t?.cancel();
     this.#timers.delete(pub);
-    clearTimeout(this.#retries.get(pub));
+    this.#retries.get(pub)?.cancel();
     this.#retries.delete(pub);
     this.#queue.delete(pub);
   }
@@ -89,20 +89,19 @@ export class Announcer {
     // heartbeat (timers drift) goes out when the second is over, or a short TTL could run out first.
     for (const [pub, { wait, limit }] of held) {
       if (this.#retries.has(pub)) continue;
-      const timer = setTimeout(() => {
+      const timer = systemClock.setTimeout(() => {
         this.#retries.delete(pub);
         this.enqueue(pub, limit);
       }, wait + 1);
-      timer.unref();
       this.#retries.set(pub, timer);
     }
   }
 
   close(): void {
     this.#closed = true;
-    for (const timers of this.#timers.values()) for (const t of timers) clearTimeout(t);
+    for (const timers of this.#timers.values()) for (const t of timers) t?.cancel();
     this.#timers.clear();
-    for (const t of this.#retries.values()) clearTimeout(t);
+    for (const t of this.#retries.values()) t?.cancel();
     this.#retries.clear();
     this.#queue.clear();
   }

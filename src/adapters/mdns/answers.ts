@@ -4,6 +4,7 @@
  * answers the querier already knows (known-answer suppression, RFC 6762 §7.1).
  * @module
  */
+import { systemClock, type Timer } from '../../internal/clock.js';
 import { foldName } from './names.js';
 import { type Message, type Question, type RecordGroup, type Rr, recordKey } from './packet.js';
 import type { Target } from './prober.js';
@@ -116,8 +117,8 @@ const TC_WAIT_MS = 450;
 export class Answerer {
   readonly #index: RecordIndex;
   readonly #sender: Sender;
-  readonly #pending = new Map<string, { target: Target; groups: RecordGroup[]; timer: NodeJS.Timeout }>();
-  readonly #tc = new Map<string, { arrival: Arrival; message: Message; known: Rr[]; timer: NodeJS.Timeout }>();
+  readonly #pending = new Map<string, { target: Target; groups: RecordGroup[]; timer: Timer }>();
+  readonly #tc = new Map<string, { arrival: Arrival; message: Message; known: Rr[]; timer: Timer }>();
   #closed = false;
 
   constructor(index: RecordIndex, sender: Sender) {
@@ -138,8 +139,7 @@ export class Answerer {
     // New questions from the same querier: what it sent before is complete (a continuation was lost).
     if (waiting) this.#flushTc(tcKey);
     if (message.tc && !legacy) {
-      const timer = setTimeout(() => this.#flushTc(tcKey), TC_WAIT_MS);
-      timer.unref();
+      const timer = systemClock.setTimeout(() => this.#flushTc(tcKey), TC_WAIT_MS);
       this.#tc.set(tcKey, { arrival, message, known: [...message.answers], timer });
       return;
     }
@@ -149,7 +149,7 @@ export class Answerer {
   #flushTc(key: string): void {
     const entry = this.#tc.get(key);
     if (!entry) return;
-    clearTimeout(entry.timer);
+    entry.timer?.cancel();
     this.#tc.delete(key);
     this.#answer(entry.message, entry.arrival, entry.known);
   }
@@ -184,7 +184,7 @@ export class Answerer {
       pending.groups.push(...groups);
       return;
     }
-    const timer = setTimeout(
+    const timer = systemClock.setTimeout(
       () => {
         this.#pending.delete(key);
         const current = entry.groups.filter((g) => g.current?.() ?? true);
@@ -192,7 +192,6 @@ export class Answerer {
       },
       20 + Math.random() * 100,
     );
-    timer.unref();
     const entry = { target, groups, timer };
     this.#pending.set(key, entry);
   }
@@ -213,8 +212,8 @@ export class Answerer {
 
   close(): void {
     this.#closed = true;
-    for (const p of this.#pending.values()) clearTimeout(p.timer);
-    for (const t of this.#tc.values()) clearTimeout(t.timer);
+    for (const p of this.#pending.values()) p.timer?.cancel();
+    for (const t of this.#tc.values()) t.timer?.cancel();
     this.#pending.clear();
     this.#tc.clear();
   }

@@ -6,7 +6,7 @@
  * @module
  */
 import { abortError, throwIfAborted } from '../../errors.js';
-import { clampDelay } from '../../internal/clock.js';
+import { clampDelay, systemClock, type Timer } from '../../internal/clock.js';
 import type { Service } from '../../registry.js';
 import type { ServiceView } from '../../view.js';
 import type { WatchInterest } from '../../watcher.js';
@@ -58,7 +58,7 @@ export class Browser {
   readonly #interests = new Map<string, Interest>();
   readonly #assembler: Assembler;
   readonly #waiters = new Set<() => void>();
-  #timer: NodeJS.Timeout | undefined;
+  #timer: Timer | undefined;
   /** When #timer fires (infinite when none is set). */
   #timerAt = Number.POSITIVE_INFINITY;
   #closed = false;
@@ -108,7 +108,7 @@ export class Browser {
       // A storm of lookups must not walk every interest for each one: only an earlier query moves the timer.
       if (interest.nextAt < this.#timerAt) this.#schedule();
     }
-    clearTimeout(interest.lingerTimer);
+    interest.lingerTimer?.cancel();
     interest.lingerTimer = undefined;
     interest.refs++;
     return interest;
@@ -118,11 +118,10 @@ export class Browser {
     interest.refs--;
     if (interest.refs > 0) return;
     if (lingerMs > 0) {
-      interest.lingerTimer = setTimeout(() => {
+      interest.lingerTimer = systemClock.setTimeout(() => {
         interest.lingerTimer = undefined;
         if (interest.refs === 0) this.#end(interest);
       }, lingerMs);
-      interest.lingerTimer.unref();
       return;
     }
     this.#end(interest);
@@ -189,7 +188,7 @@ export class Browser {
     if (done()) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const finish = () => {
-        clearTimeout(timer);
+        timer?.cancel();
         this.#waiters.delete(check);
         signal.removeEventListener('abort', onAbort);
       };
@@ -202,11 +201,10 @@ export class Browser {
         finish();
         reject(abortError(signal));
       };
-      const timer = setTimeout(() => {
+      const timer = systemClock.setTimeout(() => {
         finish();
         resolve();
       }, clampDelay(this.#h.lookupTimeout));
-      timer.unref();
       this.#waiters.add(check);
       void interest.ready.then(check);
       signal.addEventListener('abort', onAbort, { once: true });
@@ -226,11 +224,10 @@ export class Browser {
     if (this.#closed) return;
     let next = Number.POSITIVE_INFINITY;
     for (const i of this.#interests.values()) next = Math.min(next, i.nextAt);
-    clearTimeout(this.#timer);
+    this.#timer?.cancel();
     this.#timerAt = next;
     if (next === Number.POSITIVE_INFINITY) return;
-    this.#timer = setTimeout(() => this.#tick(), clampDelay(next - this.#h.now()));
-    this.#timer.unref();
+    this.#timer = systemClock.setTimeout(() => this.#tick(), clampDelay(next - this.#h.now()));
   }
 
   #tick(): void {
@@ -440,7 +437,7 @@ export class Browser {
 
   close(): void {
     this.#closed = true;
-    clearTimeout(this.#timer);
+    this.#timer?.cancel();
     for (const interest of this.#interests.values()) interest.stop();
     this.#interests.clear();
     this.#resolver.close();

@@ -11,7 +11,7 @@
  * record nobody wants; anything else is refused and counted.
  * @module
  */
-import { clampDelay } from '../../internal/clock.js';
+import { clampDelay, systemClock, type Timer } from '../../internal/clock.js';
 import { foldName } from './names.js';
 import { type Rr, type RrType, rdataKey } from './packet.js';
 
@@ -110,7 +110,7 @@ export class RecordCache {
   /** Records refused (cache full, or their source over its budget) and records given up for wanted ones. */
   refused = 0;
   evicted = 0;
-  #timer: NodeJS.Timeout | undefined;
+  #timer: Timer | undefined;
   #timerAt = Number.POSITIVE_INFINITY;
 
   constructor(options: { maxRecords: number; events: CacheEvents; now: () => number }) {
@@ -301,7 +301,7 @@ export class RecordCache {
   }
 
   clear(): void {
-    clearTimeout(this.#timer);
+    this.#timer?.cancel();
     this.#timer = undefined;
     this.#names.clear();
     this.#order.clear();
@@ -311,10 +311,9 @@ export class RecordCache {
 
   #schedule(at: number): void {
     if (at >= this.#timerAt) return;
-    clearTimeout(this.#timer);
+    this.#timer?.cancel();
     this.#timerAt = at;
-    this.#timer = setTimeout(() => this.#sweep(), clampDelay(at - this.#now() + 1));
-    this.#timer.unref();
+    this.#timer = systemClock.setTimeout(() => this.#sweep(), clampDelay(at - this.#now() + 1));
   }
 
   /** Expires and refreshes whatever is due, then sleeps until the next due time. O(records) per wake-up. */

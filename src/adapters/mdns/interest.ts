@@ -5,6 +5,7 @@
  * holds what the network had to say, and an empty answer is a real "not found".
  * @module
  */
+import { systemClock, type Timer } from '../../internal/clock.js';
 
 /** RFC 6762 §6: responders delay shared answers by up to 120 ms; a little slack on top. */
 export const RESPONSE_WINDOW_MS = 125;
@@ -35,8 +36,8 @@ export class Interest {
   warm = false;
   readonly ready: Promise<void>;
   #resolveReady!: () => void;
-  #windowTimer: NodeJS.Timeout | undefined;
-  lingerTimer: NodeJS.Timeout | undefined;
+  #windowTimer: Timer | undefined;
+  lingerTimer: Timer | undefined;
   lingerUntil = 0;
   /** Whether the current wait began with a query of ours (not a peer's standing in), and no clash moved it since. */
   #askedThisPeriod = false;
@@ -89,11 +90,10 @@ export class Interest {
 
   #advance(now: number, from: number, extra: number, maxInterval: number): void {
     if (!this.warm && this.#windowTimer === undefined) {
-      this.#windowTimer = setTimeout(() => {
+      this.#windowTimer = systemClock.setTimeout(() => {
         this.warm = true;
         this.#resolveReady();
       }, RESPONSE_WINDOW_MS);
-      this.#windowTimer.unref();
     }
     this.sentCount++;
     this.periodStart = now;
@@ -117,8 +117,8 @@ export class Interest {
   }
 
   stop(): void {
-    clearTimeout(this.#windowTimer);
-    clearTimeout(this.lingerTimer);
+    this.#windowTimer?.cancel();
+    this.lingerTimer?.cancel();
     this.lingerTimer = undefined;
     // Nobody waits on an interest that is gone, but a pending `ready` must not hang a caller.
     this.#resolveReady();

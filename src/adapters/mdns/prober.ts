@@ -10,6 +10,7 @@
  * the same three rounds as registering one.
  * @module
  */
+import { systemClock, type Timer } from '../../internal/clock.js';
 import type { NetInterface } from './interfaces.js';
 import { foldName } from './names.js';
 import { compareForTieBreak, type Message, PACKET_BUDGET, type Question, questionBytes, type Rr, recordBytes } from './packet.js';
@@ -44,7 +45,7 @@ const TIE_BREAK_BACKOFF_MS = 1000;
 interface Group {
   readonly claims: Set<Claim>;
   sent: number;
-  timer: NodeJS.Timeout | undefined;
+  timer: Timer | undefined;
 }
 
 export class Prober {
@@ -53,7 +54,7 @@ export class Prober {
   #forming: Group | undefined;
   readonly #groups = new Set<Group>();
   /** Claims that lost a tie-break and wait their second out; a conflict seen meanwhile still counts. */
-  readonly #deferred = new Map<Claim, NodeJS.Timeout>();
+  readonly #deferred = new Map<Claim, Timer>();
   #closed = false;
   probesSent = 0;
   tieBreaksLost = 0;
@@ -68,8 +69,7 @@ export class Prober {
       const group: Group = { claims: new Set(), sent: 0, timer: undefined };
       this.#forming = group;
       this.#groups.add(group);
-      group.timer = setTimeout(() => this.#round(group), Math.random() * PROBE_INTERVAL_MS);
-      group.timer.unref();
+      group.timer = systemClock.setTimeout(() => this.#round(group), Math.random() * PROBE_INTERVAL_MS);
     }
     this.#forming.claims.add(claim);
   }
@@ -78,7 +78,7 @@ export class Prober {
   cancel(claim: Claim): void {
     for (const group of this.#groups) group.claims.delete(claim);
     const timer = this.#deferred.get(claim);
-    if (timer) clearTimeout(timer);
+    timer?.cancel();
     this.#deferred.delete(claim);
   }
 
@@ -115,11 +115,10 @@ export class Prober {
       if (compareForTieBreak(proposal(target), theirs) >= 0) continue;
       this.tieBreaksLost++;
       this.cancel(claim);
-      const timer = setTimeout(() => {
+      const timer = systemClock.setTimeout(() => {
         this.#deferred.delete(claim);
         this.claim(claim);
       }, TIE_BREAK_BACKOFF_MS);
-      timer.unref();
       this.#deferred.set(claim, timer);
     }
   }
@@ -145,14 +144,13 @@ export class Prober {
         this.#host.send(message, target);
       }
     }
-    group.timer = setTimeout(() => this.#round(group), PROBE_INTERVAL_MS);
-    group.timer.unref();
+    group.timer = systemClock.setTimeout(() => this.#round(group), PROBE_INTERVAL_MS);
   }
 
   close(): void {
     this.#closed = true;
-    for (const group of this.#groups) clearTimeout(group.timer);
-    for (const timer of this.#deferred.values()) clearTimeout(timer);
+    for (const group of this.#groups) group.timer?.cancel();
+    for (const timer of this.#deferred.values()) timer?.cancel();
     this.#groups.clear();
     this.#deferred.clear();
     this.#forming = undefined;

@@ -9,6 +9,7 @@
  * matters when the TTL is short enough that every refresh falls inside that second.
  * @module
  */
+import { systemClock, type Timer } from '../../internal/clock.js';
 import { foldName } from './names.js';
 import type { Question } from './packet.js';
 
@@ -24,7 +25,7 @@ export class Resolver {
   readonly #pending = new Map<string, Question>();
   readonly #legacy = new Map<string, Question>();
   readonly #attempts = new Map<string, { tries: number; nextAt: number }>();
-  #timer: NodeJS.Timeout | undefined;
+  #timer: Timer | undefined;
   #closed = false;
 
   constructor(send: (questions: Question[], legacy: boolean) => void, now: () => number) {
@@ -39,8 +40,7 @@ export class Resolver {
     this.#pending.set(key, question);
     if (legacyToo) this.#legacy.set(key, { ...question, qu: false });
     if (this.#timer) return;
-    this.#timer = setTimeout(() => this.#flush(), BATCH_MS);
-    this.#timer.unref();
+    this.#timer = systemClock.setTimeout(() => this.#flush(), BATCH_MS);
   }
 
   /** Asks for an instance's missing SRV and/or TXT, if its backoff allows. */
@@ -88,7 +88,7 @@ export class Resolver {
 
   close(): void {
     this.#closed = true;
-    clearTimeout(this.#timer);
+    this.#timer?.cancel();
     this.#pending.clear();
     this.#legacy.clear();
   }

@@ -15,10 +15,12 @@
  *   before anything decodes them (see {@link OwnEchoes}).
  * @module
  */
+
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { RollcallError } from '../../errors.js';
+import { systemClock } from '../../internal/clock.js';
 import type { NetInterface } from './interfaces.js';
 
 export const MDNS_PORT = 5353;
@@ -89,7 +91,7 @@ export class OwnEchoes {
   /** Echoes recognised and dropped. */
   dropped = 0;
 
-  constructor(now: () => number = () => performance.now()) {
+  constructor(now: () => number = systemClock.now) {
     this.#now = now;
   }
 
@@ -473,7 +475,7 @@ export class Transport {
   /** Waits for sends in flight (goodbyes), leaves the groups and closes every socket. */
   async close(): Promise<void> {
     if (this.#closed) return;
-    await Promise.race([this.flushed(), new Promise((r) => setTimeout(r, 1000).unref())]);
+    await Promise.race([this.flushed(), new Promise((r) => systemClock.setTimeout(() => r(undefined), 1000))]);
     this.#closed = true;
     this.#leaveAll();
     await Promise.all(this.#wrappers.map((w) => new Promise<void>((resolve) => w.destroy(() => resolve()))));
