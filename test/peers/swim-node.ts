@@ -136,6 +136,8 @@ export interface SwimNodeProcessOptions {
   join?: string[];
   stallMs?: number;
   stallEvery?: number;
+  /** How to start the process (e.g. a namespace host's `exec`); default `spawn` on this machine. */
+  spawn?: (cmd: string, args: string[], opts: { stdio: ['pipe', 'pipe', 'pipe'] }) => ChildProcess;
 }
 
 /** One running rollcall node process. */
@@ -231,7 +233,8 @@ export async function startSwimNode(o: SwimNodeProcessOptions): Promise<SwimNode
   args.push('--config', o.config ?? 'local');
   if (o.join?.length) args.push('--join', o.join.join(','));
   if (o.stallMs && o.stallEvery) args.push('--stall-ms', String(o.stallMs), '--stall-every', String(o.stallEvery));
-  const proc = new SwimNodeProcess(spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] }));
+  const start = o.spawn ?? spawn;
+  const proc = new SwimNodeProcess(start(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] }));
   try {
     const ready = await proc.waitFor((l) => l.event === 'ready', 30_000, 'ready');
     Object.assign(proc, {
