@@ -30,7 +30,13 @@ export interface AdapterDescriptor<Kind extends string = string, Options extends
 }
 
 /** The options type a descriptor's factory takes, with its `kind`. */
-export type DescriptorOptions<D> = D extends AdapterDescriptor<infer Kind, infer Options> ? Options & { kind: Kind } : never;
+export type DescriptorOptions<D> =
+  D extends AdapterDescriptor<infer Kind, infer Options>
+    ? Options & {
+        /** Which adapter to create: the descriptor's kind. */
+        kind: Kind;
+      }
+    : never;
 
 const descriptors = new Map<string, AdapterDescriptor>();
 

@@ -42,6 +42,7 @@ export interface RetryOptions {
   maxDelay?: number;
 }
 
+/** Options of {@link withCache}: how long names are kept, how many, and how a failing watch is retried. */
 export interface CacheOptions {
   /**
    * A name nobody looked up for this long is evicted: its watch stops and its copy is dropped. The
@@ -90,6 +91,7 @@ export type CacheState = 'syncing' | 'live' | 'stale';
 
 /** What {@link CachedRegistry.lookup} returns: the services and how current they are. */
 export interface CachedLookup {
+  /** Every live version of the service, as `getService` returns them (frozen, shared). */
   readonly services: readonly Service[];
   /** True when the backend could not be reached: `services` is the last known state. */
   readonly stale: boolean;
@@ -99,6 +101,7 @@ export interface CachedLookup {
 
 /** Status of one cached name, from {@link CachedRegistry.status}. */
 export interface CacheEntryStatus {
+  /** Whether the copy follows the backend (see {@link CacheState}). */
   readonly state: CacheState;
   /** Live versions held (0 for a name remembered as missing). */
   readonly versions: number;

@@ -25,9 +25,17 @@ export interface NetworkOptions extends CommonOptions {
 /** Options for {@link createRegistry}: a discriminated union on `kind`, one member per adapter. */
 export type RegistryOptions =
   | DescriptorOptions<(typeof builtinAdapters)[number]>
-  | { [Kind in keyof CustomAdapterOptions & string]: CustomAdapterOptions[Kind] & { kind: Kind } }[keyof CustomAdapterOptions & string]
+  | {
+      [Kind in keyof CustomAdapterOptions & string]: CustomAdapterOptions[Kind] & {
+        /** A kind added with `registerAdapter` (and declared in {@link CustomAdapterOptions}). */
+        kind: Kind;
+      };
+    }[keyof CustomAdapterOptions & string]
   /** No kind: it comes from the environment, else the default (mdns). */
-  | (NetworkOptions & { kind?: undefined });
+  | (NetworkOptions & {
+      /** Left out: `ROLLCALL_REGISTRY`, else `MICRO_REGISTRY`, else `mdns` decides. */
+      kind?: undefined;
+    });
 
 /** The kinds rollcall ships, available or not (adapters registered later are in {@link availableKinds}). */
 export const registryKinds: readonly RegistryKind[] = Object.freeze(builtinAdapters.map((d) => d.kind));
@@ -40,16 +48,25 @@ export function availableKinds(): RegistryKind[] {
 /** The default when neither an option nor the environment names a kind: zero configuration on a LAN. */
 export const DEFAULT_KIND: RegistryKind = 'mdns';
 
+/** What {@link resolveConfig} decided: the adapter and the options it would be created with. */
 export interface ResolvedConfig {
+  /** The adapter `createRegistry` would create. */
   kind: RegistryKind;
   /** Where the kind came from, for the log line and error messages. */
   source: 'options' | 'url' | 'ROLLCALL_REGISTRY' | 'MICRO_REGISTRY' | 'default';
+  /**
+   * The adapter's options, without `kind`: those given, a URL's (address, query parameters as
+   * options) and the address from `ROLLCALL_REGISTRY_ADDRESS` / `MICRO_REGISTRY_ADDRESS`. Not yet
+   * validated by the adapter.
+   */
   options: Record<string, unknown>;
 }
 
 /**
  * Resolves options, a URL or nothing (plus the environment) into a kind and adapter options,
- * without creating anything. Exposed so tools can show what `createRegistry` would do.
+ * without creating anything. Exposed so tools can show what `createRegistry` would do. Throws
+ * `INVALID_OPTIONS` for input that is neither options nor a URL or for a malformed URL, and
+ * `UNSUPPORTED` for a kind rollcall does not know.
  */
 export function resolveConfig(input?: RegistryOptions | string, env: NodeJS.ProcessEnv = process.env): ResolvedConfig {
   if (typeof input === 'string') return { ...parseRegistryUrl(input), source: 'url' };
@@ -73,8 +90,17 @@ export function resolveConfig(input?: RegistryOptions | string, env: NodeJS.Proc
   return { kind: DEFAULT_KIND, source: 'default', options: withEnvAddress(options, env) };
 }
 
-/** Parses `consul://host:port?dc=`, `gossip://seed1:7946,seed2:7946`, `mdns://`, `memory://name`. */
-export function parseRegistryUrl(url: string): { kind: RegistryKind; options: Record<string, unknown> } {
+/**
+ * Parses `consul://host:port?dc=`, `gossip://seed1:7946,seed2:7946`, `mdns://`, `memory://name`.
+ * Throws `INVALID_OPTIONS` for text that is not such a URL or names an unknown query parameter
+ * (the message lists the known ones; a token is never echoed), `UNSUPPORTED` for an unknown scheme.
+ */
+export function parseRegistryUrl(url: string): {
+  /** The scheme, as a kind. */
+  kind: RegistryKind;
+  /** `address` (the comma-separated authority, as a list), or `name` for memory, plus the query parameters as the options they stand for (`dc` becomes `datacenter`). */
+  options: Record<string, unknown>;
+} {
   const match = /^([a-z][a-z0-9+.-]*):\/\/([^?#]*)(?:\?([^#]*))?$/i.exec(url.trim());
   if (!match)
     throw new RollcallError('INVALID_OPTIONS', `${JSON.stringify(redact(url))} is not a registry URL such as consul://127.0.0.1:8500`);
@@ -133,6 +159,11 @@ function warnDefaultKind(registry: Registry): void {
  * Falling back to `mdns` emits a process warning once (code `ROLLCALL_DEFAULT_MDNS`) naming the
  * interfaces it multicasts on; naming the kind explicitly silences it.
  * The address likewise from `ROLLCALL_REGISTRY_ADDRESS` / `MICRO_REGISTRY_ADDRESS`.
+ *
+ * Rejects `INVALID_OPTIONS` for options, a URL or an environment value the adapter cannot use (the
+ * message names the option), `UNSUPPORTED` for an unknown kind or one not available in this
+ * version (listing those that are), and on mdns `UNSUPPORTED` when no network interface can
+ * multicast (saying what to do instead).
  *
  * @example
  * const registry = await createRegistry();                               // mdns: zero config on a LAN

@@ -12,6 +12,7 @@ import type { Clock } from './internal/clock.js';
 import type { GetServiceOptions, Node, Service } from './registry.js';
 import { type VersionFilter, versionFilter } from './version-match.js';
 
+/** Which nodes a selector may pick and how it cycles through them (Go Micro's selector filters and strategies). */
 export interface SelectOptions {
   /**
    * `random` spreads load without shared state; `round-robin` cycles through the nodes in a stable

@@ -9,6 +9,7 @@ import { type Clock, systemClock, type Timer } from './internal/clock.js';
 import type { Logger, Registration, Registry } from './registry.js';
 import { checkDuration } from './time.js';
 
+/** Options of {@link gracefulShutdown}: what to stop, in which order, and how long it may take. */
 export interface ShutdownOptions {
   /** The registry to close (closing deregisters whatever it still keeps alive). */
   registry: Registry;

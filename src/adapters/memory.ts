@@ -14,6 +14,7 @@ import type { CommonOptions, Registry, Service } from '../registry.js';
 import { ServiceView } from '../view.js';
 
 export interface MemoryOptions extends CommonOptions {
+  /** Only for `createRegistry({ kind: 'memory', ... })`; `createMemoryRegistry` ignores it. */
   kind?: 'memory';
   /**
    * Handles created with the same name share one store (`memory://name`). Without a name each

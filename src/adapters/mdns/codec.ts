@@ -9,6 +9,10 @@ import type { Node, Service } from '../../registry.js';
 import type { SizeLimits } from '../../service.js';
 import type { Rr, txtStrings } from './packet.js';
 
+/**
+ * The wire format: `dns-sd`, standard DNS-SD that avahi and dns-sd read; `go-micro`, Go Micro's
+ * mDNS registry format (domain `micro`, compressed JSON TXT). See {@link MdnsOptions.profile}.
+ */
 export type MdnsProfile = 'dns-sd' | 'go-micro';
 
 /** What a codec reads back from one instance's TXT (and name): still unvalidated input. */

@@ -13,6 +13,7 @@ import { resolveOptions } from './settings.js';
 export type { MdnsProfile } from './codec.js';
 
 export interface MdnsOptions extends CommonOptions {
+  /** Only for `createRegistry({ kind: 'mdns', ... })`; `createMdnsRegistry` ignores it. */
   kind?: 'mdns';
   /**
    * The wire format. `dns-sd` publishes standard DNS-SD (`_rollcall._tcp.local`, one subtype per
