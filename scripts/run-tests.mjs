@@ -68,7 +68,7 @@ const phases = [
   {
     name: 'Go peer windows',
     concurrency: 1,
-    match: ['mdns/go-interop', 'gossip/go-memberlist-peer', 'gossip/serf-peer', 'gossip/swim-real-'],
+    match: ['mdns/go-interop', 'gossip/go-memberlist-peer', 'gossip/serf-peer', 'gossip/swim-real-', 'adapters/gossip'],
   },
   // CPU and memory measured against a baseline window, and 2,000 lookups against a lookup timeout.
   { name: 'mdns hostile input', concurrency: 1, match: ['mdns/hostile', 'mdns/lookup-storm'] },

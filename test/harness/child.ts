@@ -65,7 +65,9 @@ async function handle({ method, params }: Message): Promise<unknown> {
       const watchId = params.watch as number;
       const watcher = registry.watch(params.options as never);
       watchers.set(watchId, watcher);
-      void watcher.synced.then(() => out({ watch: watchId, synced: true }));
+      // After the snapshot's events: a view that is complete at once resolves synced before the
+      // iteration below has written them, and the parent checks its state as soon as it hears synced.
+      void watcher.synced.then(() => setImmediate(() => out({ watch: watchId, synced: true })));
       out({ watch: watchId, state: watcher.state });
       watcher.on('state', (state, reason) => out({ watch: watchId, state, reason: reason && serializeError(reason) }));
       void (async () => {

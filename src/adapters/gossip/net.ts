@@ -36,6 +36,7 @@ import {
   encodeErr,
   encodePing,
   encodePushPull,
+  encodeUserStream,
   type IndirectPing,
   MessageType,
   type Nack,
@@ -163,6 +164,17 @@ export class Net {
       this.#handlers.mergeRemoteState(remote);
       this.stats.pushPulls++;
       return remote;
+    });
+  }
+
+  /**
+   * A user message over a stream (memberlist SendReliable): for payloads larger than a packet.
+   * Rejects with `UNAVAILABLE`/`TIMEOUT` when the peer cannot be reached.
+   */
+  async sendUserStream(to: Address, payload: Uint8Array): Promise<void> {
+    await this.#withDialedStream(to, async (stream) => {
+      await writeStreamMessage(stream, encodeUserStream(payload), this.#layers);
+      await stream.end();
     });
   }
 

@@ -1,0 +1,501 @@
+/**
+ * The gossip registry: AdapterBase on a {@link SwimNode}. Each registered node travels as one
+ * `gossip.Update` user message, piggybacked on SWIM traffic through a transmit-limited queue named
+ * per (origin, node) so a newer update replaces a queued older one; receivers apply what is new to
+ * them and queue it again, so it spreads epidemically; updates too large for a packet go over TCP
+ * to every live member. Push/pull carries the whole state. A member SWIM declares dead or left
+ * takes its nodes with it at once.
+ * @module
+ */
+import { createHash } from 'node:crypto';
+import { AdapterBase } from '../../../adapter.js';
+import { adapterLogger } from '../../../diagnostics.js';
+import { RollcallError } from '../../../errors.js';
+import { type Clock, systemClock, type Timer } from '../../../internal/clock.js';
+import { type Address, formatAddress, type Transport } from '../../../internal/transport.js';
+import { bindNetTransport } from '../../../internal/transport-net.js';
+import type { RegistrationOps } from '../../../registration.js';
+import type { Member, Service } from '../../../registry.js';
+import { normalizeService, withNodes } from '../../../service.js';
+import { addressFromWire } from '../net-address.js';
+import { TransmitLimitedQueue } from '../swim/broadcast.js';
+import type { MemberEvent } from '../swim/members.js';
+import { SwimNode } from '../swim/node.js';
+import { COMPOUND_HEADER_OVERHEAD, COMPOUND_PART_OVERHEAD } from '../wire/compound.js';
+import { labelBytes, labelOverhead } from '../wire/label.js';
+import { encodeDead, encodeUserPacket, NodeState } from '../wire/messages.js';
+import { encryptOverhead } from '../wire/security.js';
+import { Entries, type EntryChange, nodeKey } from './entries.js';
+import { decodeMessage, encodeMessage, parseServiceJson, type RegistryMessage, serviceJson, type UpdateAction } from './message.js';
+import type { GossipOptions, GossipSettings } from './settings.js';
+
+/** Go Micro's updates carry an absolute expiry from the sender's clock: kept at most this long. */
+const GO_MICRO_MAX_TTL = 5 * 60_000;
+/** Queued updates kept at most (the freshest); older ones still reach everyone through push/pull. */
+const MAX_QUEUED = 4096;
+/** Rejoining the seeds while no peer is reachable: first after 1 s, doubling up to 30 s. */
+const REJOIN_MIN_MS = 1_000;
+const REJOIN_MAX_MS = 30_000;
+
+const STATE_NAMES: Record<number, Member['status']> = {
+  [NodeState.alive]: 'alive',
+  [NodeState.suspect]: 'suspect',
+  [NodeState.dead]: 'dead',
+  [NodeState.left]: 'left',
+};
+
+/** The user state a push/pull carries. */
+interface StateDump {
+  rollcall: 1;
+  entries: { o: string; s: number; c: number; t: number; d: unknown }[];
+}
+
+export class GossipRegistry extends AdapterBase {
+  readonly swim: SwimNode;
+  readonly #settings: GossipSettings;
+  readonly #entries: Entries;
+  readonly #queue: TransmitLimitedQueue;
+  readonly #seeds: Address[];
+  /** Our sequence: starts from the wall clock so a restart under the same name is newer than its last life. */
+  #seq = Date.now() * 1000;
+  /** Our nodes: the claim and ttl each registration gave. */
+  readonly #own = new Map<string, { claim: number; ttl: number; payload?: Uint8Array }>();
+  /** Goodbyes not yet sent as often as the queue sends each broadcast. */
+  readonly #goodbyes = new Set<string>();
+  /** Go Micro updates seen recently (they carry no sequence): hash -> when. */
+  readonly #goSeen = new Map<string, number>();
+  #goSeq = 0;
+  #hadPeers = false;
+  #rejoinTimer: Timer | undefined;
+  #rejoinDelay = REJOIN_MIN_MS;
+  #crashed = false;
+  readonly counters = { updatesSent: 0, updatesReceived: 0, updatesRequeued: 0, staleUpdates: 0, largeUpdates: 0, originsDropped: 0 };
+
+  static async start(options: GossipOptions, settings: GossipSettings): Promise<GossipRegistry> {
+    const clock = settings.clock ?? systemClock;
+    let transport = settings.transport;
+    if (!transport) {
+      const adv = settings.advertise;
+      transport = await bindNetTransport({
+        host: settings.bind,
+        port: settings.port,
+        clock,
+        ...(adv?.port !== undefined ? { advertise: { host: adv.host, port: adv.port } } : {}),
+      });
+      if (adv && adv.port === undefined) {
+        // The advertised host with the port the system gave us.
+        await transport.close();
+        transport = await bindNetTransport({
+          host: settings.bind,
+          port: transport.address.port,
+          clock,
+          advertise: { host: adv.host, port: transport.address.port },
+        });
+      }
+    }
+    const registry = new GossipRegistry(options, settings, transport, clock);
+    await registry.#begin();
+    return registry;
+  }
+
+  private constructor(options: GossipOptions, settings: GossipSettings, transport: Transport, clock: Clock) {
+    super({ kind: 'gossip', options, logger: adapterLogger(options.logger, 'gossip'), capabilities: { members: true }, clock });
+    this.#settings = settings;
+    this.#entries = new Entries({ clock, view: this.view, tombstoneMs: Math.max(60_000, this.defaultTtl * 3) });
+    const self = transport.advertiseAddress;
+    this.#seeds = settings.seeds.filter((s) => !(s.host === self.host && s.port === self.port));
+    this.#queue = new TransmitLimitedQueue({
+      // Registrations are rarer than membership news and matter more: sent at least as often as on a LAN.
+      retransmitMult: Math.max(4, settings.config.retransmitMult),
+      // As memberlist: every member still in the table counts, the recently dead included.
+      numNodes: () => this.swim.members.size,
+    });
+    this.swim = new SwimNode({
+      transport,
+      clock,
+      config: settings.config,
+      layers: { label: labelBytes(settings.label), keyring: settings.keyring, compression: settings.config.enableCompression },
+      name: settings.name,
+      delegate: {
+        notifyMsg: (payload) => this.#receive(payload, false),
+        getBroadcasts: (overhead, limit) => this.#queue.take(overhead, limit),
+        localState: () => this.#localState(),
+        mergeRemoteState: (state) => this.#mergeState(state),
+      },
+      onEvent: (event) => this.#onMember(event),
+    });
+  }
+
+  get memberName(): string {
+    return this.swim.name;
+  }
+
+  /** Where other members reach this one. */
+  get address(): Address {
+    return this.swim.address;
+  }
+
+  async #begin(): Promise<void> {
+    this.swim.start();
+    if (this.#seeds.length === 0) return;
+    const joined = await this.swim.join(this.#seeds);
+    if (joined === 0) {
+      this.log.warn({ seeds: this.#seeds.map(formatAddress) }, 'no seed answered; retrying in the background');
+      this.#scheduleRejoin();
+    }
+  }
+
+  /** While no peer is reachable, the seeds are tried again with a doubling delay. */
+  #scheduleRejoin(): void {
+    if (this.#rejoinTimer || this.closed || this.#seeds.length === 0) return;
+    this.#rejoinTimer = this.clock.setTimeout(async () => {
+      this.#rejoinTimer = undefined;
+      if (this.closed || this.swim.liveMembers().length > 0) return;
+      const joined = await this.swim.join(this.#seeds).catch(() => 0);
+      if (joined > 0) this.#rejoinDelay = REJOIN_MIN_MS;
+      else {
+        this.#rejoinDelay = Math.min(REJOIN_MAX_MS, this.#rejoinDelay * 2);
+        this.#scheduleRejoin();
+      }
+    }, this.#rejoinDelay);
+  }
+
+  #onMember(event: MemberEvent): void {
+    if (event.type === 'join') this.#greet(event.member);
+    if (event.type === 'leave') {
+      const dropped = this.#entries.dropOrigin(event.member.name);
+      if (dropped > 0) this.counters.originsDropped++;
+    }
+    const live = this.swim.liveMembers().length;
+    if (live > 0) {
+      this.#hadPeers = true;
+      this.setBlind(undefined);
+    } else if (this.#hadPeers && !this.closed) {
+      this.setBlind(new RollcallError('UNAVAILABLE', 'no gossip peer is reachable; retrying the seeds', { adapter: 'gossip' }));
+      this.#scheduleRejoin();
+    }
+  }
+
+  // --- publishing ---
+
+  /**
+   * Sends a member we just learned of our own nodes, one packet each: it may have joined through
+   * another seed after we registered, and waiting for the next heartbeat or push/pull is slow.
+   */
+  #greet(member: { addr: Uint8Array; port: number }): void {
+    const to = addressFromWire(member.addr, member.port);
+    if (!to) return;
+    for (const own of this.#own.values()) {
+      if (!own.payload) continue;
+      const message = encodeUserPacket(own.payload);
+      if (message.length <= this.#packetRoom()) void this.swim.net.sendPacket(to, message);
+      else this.swim.net.sendUserStream(to, own.payload).catch(() => {});
+    }
+  }
+
+  /** The room a user message has in one packet after the label, encryption and compound framing. */
+  #packetRoom(): number {
+    let room = this.#settings.config.udpBufferSize - labelOverhead(labelBytes(this.#settings.label));
+    if (this.#settings.keyring) room -= encryptOverhead(1);
+    return room - COMPOUND_HEADER_OVERHEAD - COMPOUND_PART_OVERHEAD;
+  }
+
+  /**
+   * Applies our own change and sends it out. A change (not a heartbeat) also goes straight to every
+   * live member in one packet each, so it arrives in one hop; the queue then spreads it to members
+   * we do not know yet and covers lost packets.
+   */
+  #publish(service: Service, action: UpdateAction, ttl: number, claim: number, heartbeat = false): void {
+    const seq = ++this.#seq;
+    const deleted = action === 'delete';
+    const key = nodeKey(service);
+    this.#entries.apply({ origin: this.memberName, seq, claim, service, deleted, ttl });
+    const message: RegistryMessage = {
+      action,
+      expires: BigInt(Date.now() + ttl) * 1_000_000n,
+      data: serviceJson(service),
+      origin: this.memberName,
+      seq,
+      ttl,
+      claim,
+    };
+    this.counters.updatesSent++;
+    const name = `upd:${this.memberName}\u0000${key}`;
+    const payload = encodeMessage(message);
+    const own = this.#own.get(key);
+    if (own && !deleted) own.payload = payload;
+    if (!this.#enqueue(payload, name, deleted)) this.#sendLarge(payload);
+    else if (!heartbeat) this.#sendDirect(payload);
+  }
+
+  #sendDirect(payload: Uint8Array): void {
+    const message = encodeUserPacket(payload);
+    for (const m of this.swim.liveMembers()) {
+      const to = addressFromWire(m.addr, m.port);
+      if (to) void this.swim.net.sendPacket(to, message);
+    }
+  }
+
+  /** Queues a user message for gossip; false when it does not fit a packet. */
+  #enqueue(payload: Uint8Array, name: string, goodbye = false): boolean {
+    const message = encodeUserPacket(payload);
+    if (message.length > this.#packetRoom()) return false;
+    if (goodbye) this.#goodbyes.add(name);
+    else this.#goodbyes.delete(name);
+    this.#queue.queue({
+      message,
+      name,
+      finished: goodbye ? () => this.#goodbyes.delete(name) : undefined,
+    });
+    if (this.#queue.size > MAX_QUEUED) this.#queue.prune(MAX_QUEUED);
+    return true;
+  }
+
+  /** An update larger than a packet: a TCP user message to each live member (memberlist SendReliable). */
+  #sendLarge(payload: Uint8Array): void {
+    this.counters.largeUpdates++;
+    for (const m of this.swim.liveMembers()) {
+      const to = addressFromWire(m.addr, m.port);
+      if (!to) continue;
+      this.swim.net
+        .sendUserStream(to, payload)
+        .catch((error: unknown) => this.noteBackendError(error, `sending a large update to ${m.name} failed`));
+    }
+  }
+
+  // --- receiving ---
+
+  #receive(payload: Uint8Array, fromState: boolean): void {
+    this.counters.updatesReceived++;
+    let message: RegistryMessage;
+    let service: Service;
+    try {
+      message = decodeMessage(payload);
+      service = this.#readService(parseServiceJson(message.data));
+    } catch (error) {
+      this.noteDrop(`unreadable update: ${(error as Error).message}`, 'gossip');
+      return;
+    }
+    if (message.origin === undefined) {
+      this.#receiveGoMicro(payload, message, service);
+      return;
+    }
+    const origin = message.origin;
+    if (origin === this.memberName) return;
+    if (message.seq === undefined || message.ttl === undefined) {
+      this.noteDrop('update without a sequence or ttl', 'gossip');
+      return;
+    }
+    const member = this.swim.members.get(origin);
+    if (member && (member.state === NodeState.dead || member.state === NodeState.left)) {
+      this.noteDrop('update from a member that is dead or left', 'gossip');
+      return;
+    }
+    let applied = false;
+    for (const node of service.nodes) {
+      const change: EntryChange = {
+        origin,
+        seq: message.seq,
+        claim: message.claim ?? 0,
+        service: withNodes(service, [node]),
+        deleted: message.action === 'delete',
+        ttl: message.ttl,
+      };
+      if (this.#entries.apply(change) === 'applied') applied = true;
+      else this.counters.staleUpdates++;
+    }
+    // New to us: pass it on, under the same name so a newer one replaces it in our queue too.
+    if (applied && !fromState && service.nodes.length === 1) {
+      if (this.#enqueue(payload, `upd:${origin}\u0000${nodeKey(service)}`)) this.counters.updatesRequeued++;
+    }
+  }
+
+  /**
+   * A Go Micro update: no origin or sequence, so it is deduplicated by a hash of its bytes and
+   * kept until a delete or its expiry, clamped so a skewed sender clock cannot keep it forever.
+   */
+  #receiveGoMicro(payload: Uint8Array, message: RegistryMessage, service: Service): void {
+    const hash = createHash('sha1').update(payload).digest('base64');
+    if (this.#goSeen.has(hash)) return;
+    this.#goSeen.set(hash, this.clock.now());
+    if (this.#goSeen.size > MAX_QUEUED)
+      for (const k of [...this.#goSeen.keys()].slice(0, this.#goSeen.size - MAX_QUEUED)) this.#goSeen.delete(k);
+    const ttl = Math.min(GO_MICRO_MAX_TTL, Math.max(0, Number(message.expires / 1_000_000n) - Date.now()));
+    for (const node of service.nodes) {
+      this.#entries.apply({
+        origin: '',
+        seq: ++this.#goSeq,
+        claim: 0,
+        service: withNodes(service, [node]),
+        deleted: message.action === 'delete',
+        ttl,
+      });
+    }
+    this.#enqueue(payload, `go:${hash}`);
+  }
+
+  #readService(json: unknown): Service {
+    return normalizeService(json, { limits: this.limits, adapter: 'gossip', requireNodes: false, checkEncodedSize: false });
+  }
+
+  #localState(): Uint8Array {
+    const dump: StateDump = {
+      rollcall: 1,
+      entries: this.#entries
+        .live()
+        .filter(({ entry }) => entry.origin !== '')
+        .map(({ entry, remaining }) => ({ o: entry.origin, s: entry.seq, c: entry.claim, t: Math.ceil(remaining), d: entry.service })),
+    };
+    return new TextEncoder().encode(JSON.stringify(dump));
+  }
+
+  /** A peer's whole state: applied like updates, each entry expiring after what it had left at the peer. */
+  #mergeState(state: Uint8Array): void {
+    let dump: StateDump;
+    try {
+      dump = JSON.parse(new TextDecoder().decode(state)) as StateDump;
+    } catch {
+      this.noteDrop('push/pull state is not JSON', 'gossip');
+      return;
+    }
+    // A Go Micro member's state (map of name to services) has no origins: its updates will follow.
+    if (dump?.rollcall !== 1 || !Array.isArray(dump.entries)) return;
+    for (const e of dump.entries) {
+      try {
+        if (typeof e.o !== 'string' || !e.o || !Number.isSafeInteger(e.s) || !Number.isSafeInteger(e.c) || !Number.isSafeInteger(e.t)) {
+          throw new Error('entry fields');
+        }
+        if (e.o === this.memberName) continue;
+        const member = this.swim.members.get(e.o);
+        if (member && (member.state === NodeState.dead || member.state === NodeState.left)) continue;
+        const service = this.#readService(e.d);
+        if (service.nodes.length !== 1) throw new Error('an entry holds one node');
+        this.#entries.apply({ origin: e.o, seq: e.s, claim: e.c, service, deleted: false, ttl: Math.min(e.t, 2 ** 31 - 1) });
+      } catch (error) {
+        this.noteDrop(`bad push/pull entry: ${(error as Error).message}`, 'gossip');
+      }
+    }
+  }
+
+  // --- AdapterBase ---
+
+  protected async put(service: Service, ttl: number): Promise<RegistrationOps> {
+    const claim = Math.max(this.#entries.highestClaim + 1, Date.now());
+    for (const node of service.nodes) {
+      const one = withNodes(service, [node]);
+      this.#own.set(nodeKey(one), { claim, ttl });
+      this.#publish(one, 'create', ttl, claim);
+    }
+    return {
+      renew: async (current) => {
+        for (const node of current.nodes) {
+          const one = withNodes(current, [node]);
+          const own = this.#own.get(nodeKey(one));
+          if (own) this.#publish(one, 'update', own.ttl, own.claim, true);
+        }
+        return true;
+      },
+      restore: async (current) => {
+        await this.put(current, ttl);
+      },
+      remove: async (current) => {
+        for (const node of current.nodes) {
+          const one = withNodes(current, [node]);
+          const key = nodeKey(one);
+          const own = this.#own.get(key);
+          if (own?.claim !== claim) continue;
+          this.#own.delete(key);
+          this.#publish(one, 'delete', ttl, claim);
+        }
+      },
+      stop: (current) => {
+        for (const node of current.nodes) {
+          const key = nodeKey(withNodes(current, [node]));
+          if (this.#own.get(key)?.claim === claim) this.#own.delete(key);
+        }
+      },
+    };
+  }
+
+  protected async remove(service: Service): Promise<void> {
+    for (const node of service.nodes) {
+      const one = withNodes(service, [node]);
+      const key = nodeKey(one);
+      const own = this.#own.get(key);
+      if (own) this.#own.delete(key);
+      this.#publish(one, 'delete', this.defaultTtl, own?.claim ?? 0);
+    }
+  }
+
+  protected override peek(name: string): readonly Service[] {
+    return this.view.get(name);
+  }
+
+  protected async lookup(name: string): Promise<readonly Service[]> {
+    return this.view.get(name);
+  }
+
+  protected async summaries(): Promise<Service[]> {
+    return this.view.list();
+  }
+
+  /** The cluster as SWIM sees it, this member included. */
+  async members(): Promise<Member[]> {
+    this.assertOpen();
+    return this.swim.members.all().map((m) => {
+      const at = addressFromWire(m.addr, m.port);
+      return Object.freeze({
+        name: m.name,
+        address: at ? formatAddress(at) : '',
+        status: STATE_NAMES[m.state] ?? String(m.state),
+        tags: Object.freeze({}),
+      });
+    });
+  }
+
+  protected async shutdown(): Promise<void> {
+    this.#rejoinTimer?.cancel();
+    if (!this.#crashed && this.swim.liveMembers().length > 0) {
+      // Goodbyes go out with the next gossip rounds: wait until each was sent its share of times.
+      const config = this.#settings.config;
+      const until = this.clock.now() + config.gossipInterval * (this.#queue.transmitLimit + 2);
+      while (this.#goodbyes.size > 0 && this.clock.now() < until) {
+        await new Promise<void>((resolve) => this.clock.setTimeout(resolve, config.gossipInterval / 2));
+      }
+      const peers = this.swim.liveMembers();
+      await this.swim.leave(Math.max(500, config.probeTimeout * 2));
+      // Gossip picks its targets at random: tell every member directly too, so none keeps counting
+      // a member that left as alive (and gossiping to it) until suspicion runs out.
+      const local = this.swim.members.local;
+      const dead = encodeDead({ incarnation: local.incarnation, node: local.name, from: local.name });
+      await Promise.all(
+        peers.map((m) => {
+          const to = addressFromWire(m.addr, m.port);
+          return to ? this.swim.net.sendPacket(to, dead) : undefined;
+        }),
+      );
+    }
+    await this.swim.close();
+    this.#entries.close();
+    this.#queue.reset();
+  }
+
+  protected override extraStats(): Record<string, number | string> {
+    return {
+      member: this.memberName,
+      address: formatAddress(this.address),
+      liveMembers: this.closed ? 0 : this.swim.liveMembers().length,
+      entries: this.#entries.size,
+      expired: this.#entries.expired,
+      queued: this.#queue.size,
+      ...this.counters,
+    };
+  }
+
+  /** @internal Ends the registry as a crash would: no goodbyes, no leave. */
+  crash(): Promise<void> {
+    this.#crashed = true;
+    this.crashNow();
+    return this.close();
+  }
+}

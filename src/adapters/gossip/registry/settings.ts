@@ -1,0 +1,162 @@
+/**
+ * The gossip adapter's options, checked and resolved once, with a typed error per bad value.
+ * @module
+ */
+import { randomUUID } from 'node:crypto';
+import { isIP } from 'node:net';
+import { hostname } from 'node:os';
+import { RollcallError } from '../../../errors.js';
+import type { Clock } from '../../../internal/clock.js';
+import type { Address, Transport } from '../../../internal/transport.js';
+import type { CommonOptions } from '../../../registry.js';
+import { presets, type SwimConfig } from '../swim/config.js';
+import { Keyring } from '../wire/keyring.js';
+
+/** Timing presets: memberlist's DefaultLANConfig, DefaultWANConfig and DefaultLocalConfig. */
+export type GossipPreset = 'lan' | 'wan' | 'local';
+/** Who the cluster is: `memberlist` (Go Micro's gossip registry). */
+export type GossipProfile = 'memberlist';
+
+export interface GossipOptions extends CommonOptions {
+  /** Selects this adapter in `createRegistry`; ignored by `createGossipRegistry`. @default 'gossip' */
+  kind?: 'gossip';
+  /**
+   * Seeds to join, as `host:port` (port 7946 when left out); a string may list several, comma
+   * separated. Any live member will do. Without seeds this member starts a cluster others join.
+   * @default `ROLLCALL_REGISTRY_ADDRESS` / `MICRO_REGISTRY_ADDRESS` (through createRegistry), else none
+   */
+  address?: string | readonly string[];
+  /**
+   * The IP literal to bind UDP and TCP on.
+   * @default '0.0.0.0'
+   */
+  bind?: string;
+  /**
+   * The port for UDP and TCP; 0 lets the system choose one free for both.
+   * @default 7946
+   */
+  port?: number | string;
+  /**
+   * The address other members reach this one at, `host` or `host:port`, when it differs from the
+   * bind address (NAT, containers, a wildcard bind on a machine with several addresses).
+   * @default the bind address, or the first non-loopback address for a wildcard bind
+   */
+  advertise?: string;
+  /**
+   * The member name, unique in the cluster.
+   * @default `rollcall-<hostname>-<uuid>` (unique per process)
+   */
+  name?: string;
+  /**
+   * AES-GCM keys (16, 24 or 32 bytes; strings are base64): the first encrypts, every one decrypts,
+   * so keys can be rotated (install everywhere, make primary, remove). Every member needs one.
+   * @default none (plaintext)
+   */
+  keyring?: readonly (Uint8Array | string)[];
+  /**
+   * Cluster label (memberlist's Label): packets from a cluster with another label are dropped.
+   * @default '' (none)
+   */
+  label?: string;
+  /**
+   * Timing: `lan` (memberlist's defaults), `wan` (slower, for high latency), `local` (one host, tests).
+   * @default 'lan'
+   */
+  preset?: GossipPreset;
+  /**
+   * Which cluster this joins: `memberlist` speaks to Go Micro's gossip registry.
+   * @default 'memberlist'
+   */
+  profile?: GossipProfile;
+}
+
+export interface GossipSettings {
+  seeds: Address[];
+  bind: string;
+  port: number;
+  /** Port undefined: the bound port. */
+  advertise: { host: string; port: number | undefined } | undefined;
+  name: string;
+  keyring: Keyring | undefined;
+  label: string;
+  preset: GossipPreset;
+  config: SwimConfig;
+  profile: GossipProfile;
+  /** Tests: an in-memory transport and a simulated clock instead of sockets and real time. */
+  transport?: Transport;
+  clock?: Clock;
+}
+
+export const DEFAULT_GOSSIP_PORT = 7946;
+
+const fail = (message: string): never => {
+  throw new RollcallError('INVALID_OPTIONS', `gossip: ${message}`, { adapter: 'gossip' });
+};
+
+/** `host:port`, `[v6]:port`, a bare host (port 7946) or bare IPv6. */
+export function parseHostPort(text: string, what: string, defaultPort = DEFAULT_GOSSIP_PORT): Address {
+  const s = text.trim();
+  let host = s;
+  let port = String(defaultPort);
+  const bracket = /^\[([^\]]+)\](?::(\d+))?$/.exec(s);
+  if (bracket) {
+    host = bracket[1] as string;
+    if (bracket[2]) port = bracket[2];
+  } else if (isIP(s) !== 6) {
+    const i = s.lastIndexOf(':');
+    if (i >= 0) {
+      host = s.slice(0, i);
+      port = s.slice(i + 1);
+    }
+  }
+  const n = Number(port);
+  if (!host || !/^\d+$/.test(port) || n < 1 || n > 65535) fail(`${what} ${JSON.stringify(text)} is not host:port`);
+  return { host, port: n };
+}
+
+export function resolveGossipSettings(options: GossipOptions): GossipSettings {
+  if (typeof options !== 'object' || options === null) return fail('options must be an object');
+  const raw = options.address === undefined ? [] : typeof options.address === 'string' ? options.address.split(',') : options.address;
+  if (!Array.isArray(raw)) fail('address must be a string or an array of strings');
+  const seeds = raw
+    .map((a) => (typeof a === 'string' ? a.trim() : fail(`address entries must be strings, got ${JSON.stringify(a)}`)))
+    .filter((a) => a.length > 0)
+    .map((a) => parseHostPort(a, 'seed address'));
+  const bind = options.bind ?? '0.0.0.0';
+  if (typeof bind !== 'string' || isIP(bind) === 0) fail(`bind ${JSON.stringify(bind)} is not an IP literal (0.0.0.0, ::, or an address)`);
+  const port = options.port === undefined ? DEFAULT_GOSSIP_PORT : Number(options.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`port ${JSON.stringify(options.port)} is not an integer in 0..65535`);
+  let advertise: GossipSettings['advertise'];
+  if (options.advertise !== undefined) {
+    if (typeof options.advertise !== 'string') fail('advertise must be a string');
+    const text = options.advertise.trim();
+    const bare = isIP(text) !== 0;
+    const parsed = bare ? { host: text, port: undefined } : parseHostPort(text, 'advertise address');
+    if (isIP(parsed.host) === 0) fail(`advertise ${JSON.stringify(options.advertise)} must be an IP address`);
+    advertise = parsed;
+  }
+  const name = options.name ?? `rollcall-${hostname()}-${randomUUID()}`;
+  if (typeof name !== 'string' || name.length === 0 || name.length > 255) fail('name must be a non-empty string of at most 255 characters');
+  let keyring: Keyring | undefined;
+  if (options.keyring !== undefined) {
+    if (!Array.isArray(options.keyring) || options.keyring.length === 0) fail('keyring must be a non-empty array of keys');
+    const keys = options.keyring.map((k, i) => {
+      const bytes =
+        typeof k === 'string' ? Buffer.from(k, 'base64') : k instanceof Uint8Array ? k : fail(`keyring[${i}] must be bytes or base64`);
+      if (![16, 24, 32].includes(bytes.length)) fail(`keyring[${i}] is ${bytes.length} bytes; a key is 16, 24 or 32 bytes`);
+      return Uint8Array.from(bytes);
+    });
+    keyring = new Keyring(keys);
+  }
+  const label = options.label ?? '';
+  if (typeof label !== 'string' || Buffer.byteLength(label) > 255) fail('label must be a string of at most 255 bytes');
+  const preset = options.preset ?? 'lan';
+  if (!Object.hasOwn(presets, preset)) fail(`preset ${JSON.stringify(preset)} is not one of lan, wan, local`);
+  const profile = options.profile ?? 'memberlist';
+  if (profile !== 'memberlist') {
+    throw new RollcallError('UNSUPPORTED', `gossip: profile ${JSON.stringify(profile)} is not available; use 'memberlist'`, {
+      adapter: 'gossip',
+    });
+  }
+  return { seeds, bind, port, advertise, name, keyring, label, preset, config: presets[preset], profile };
+}

@@ -1,0 +1,60 @@
+/**
+ * Creating a gossip registry: by kind, by URL and from Go Micro's environment variables (seeds from
+ * MICRO_REGISTRY_ADDRESS), a port in use as a typed error, bad options as INVALID_OPTIONS.
+ * Real sockets on 127.0.0.1 only.
+ */
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import { createRegistry, isRollcallError, type Registry } from '../../src/index.js';
+
+const until = async (check: () => Promise<boolean>, ms: number, what: string) => {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+};
+
+it('gossip: by URL and from MICRO_REGISTRY / MICRO_REGISTRY_ADDRESS; members() lists both', async (t) => {
+  const seed = await createRegistry({ kind: 'gossip', bind: '127.0.0.1', port: 0, preset: 'local' });
+  t.after(() => seed.close());
+  const address = String(seed.stats().address);
+  const byUrl = await createRegistry(`gossip://${address}?preset=local&bind=127.0.0.1&port=0`);
+  t.after(() => byUrl.close());
+  const byEnv: Registry = await createRegistry({ bind: '127.0.0.1', port: 0, preset: 'local' } as never, {
+    MICRO_REGISTRY: 'gossip',
+    MICRO_REGISTRY_ADDRESS: address,
+  });
+  t.after(() => byEnv.close());
+  assert.equal(byEnv.kind, 'gossip');
+  await byUrl.register({ name: 'envtest', nodes: [{ id: 'e1', address: '127.0.0.1:9999' }] });
+  await until(async () => (await byEnv.getService('envtest').catch(() => [])).length === 1, 3_000, 'the service on the env registry');
+  const members = await (seed.members as () => Promise<{ status: string }[]>)();
+  assert.deepEqual(
+    members.map((m) => m.status),
+    ['alive', 'alive', 'alive'],
+  );
+});
+
+it('gossip: a port in use is CONFLICT naming the remedy; bad options are INVALID_OPTIONS', async (t) => {
+  const first = await createRegistry({ kind: 'gossip', bind: '127.0.0.1', port: 0, preset: 'local' });
+  t.after(() => first.close());
+  const port = Number(String(first.stats().address).split(':').at(-1));
+  await assert.rejects(
+    createRegistry({ kind: 'gossip', bind: '127.0.0.1', port, preset: 'local' }),
+    (e) => isRollcallError(e, 'CONFLICT') && /pick another port/.test((e as Error).message),
+  );
+  for (const options of [
+    { port: 70_000 },
+    { bind: 'localhost' },
+    { preset: 'fast' },
+    { keyring: [new Uint8Array(10)] },
+    { address: 'x:y' },
+  ]) {
+    await assert.rejects(
+      createRegistry({ kind: 'gossip', ...options } as never),
+      (e) => isRollcallError(e, 'INVALID_OPTIONS'),
+      JSON.stringify(options),
+    );
+  }
+});
