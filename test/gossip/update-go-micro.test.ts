@@ -246,6 +246,34 @@ describe('live Go Micro gossip registry member', { skip }, () => {
     });
   }
 
+  it('sends as Go Micro does: nothing from a member without seeds, nothing over the UDP budget', async () => {
+    const lonely = await startGoMicroGossip({ async: true });
+    opened.push(lonely);
+    const seeded = await startGoMicroGossip({ join: [lonely.address] });
+    opened.push(seeded);
+    const carrier = await startGoMemberlist({ name: `listener-${process.pid}`, join: [lonely.address], quiet: true });
+    opened.push(carrier);
+    const small = (name: string) => ({
+      name,
+      version: '',
+      metadata: null,
+      endpoints: null,
+      nodes: [{ id: `${name}-1`, address: '127.0.0.1:1', metadata: null }],
+    });
+    // NumNodes = 0 seeds gives a retransmit limit of 0: the update is queued and never sent (micro/go-micro#404, #414).
+    const unsent = await lonely.register(small('from.lonely'), 30_000);
+    // With one seed it is sent; one over ~1,400 bytes never fits a packet and is lost silently.
+    const sent = await seeded.register(small('from.seeded'), 30_000);
+    const tooBig = { ...small('too.big'), metadata: { pad: 'x'.repeat(3000) } };
+    const lost = await seeded.register(tooBig, 30_000);
+    await carrier.waitFor((l) => l.event === 'user' && l.payload === sent, 15_000, "the seeded member's update");
+    await new Promise((r) => setTimeout(r, 2000));
+    const heard = carrier.events.filter((l) => l.event === 'user').map((l) => l.payload);
+    assert.ok(!heard.includes(unsent), 'a member without seeds sent its update');
+    assert.ok(!heard.includes(lost), 'an update over the packet budget was sent');
+    assert.ok(lost.length / 2 > 3000);
+  });
+
   it('its join state decodes in ours, and ours merges in Go', async () => {
     const micro = await startGoMicroGossip();
     opened.push(micro);

@@ -94,6 +94,8 @@ export interface GoMicroGossipOptions {
   key?: Uint8Array;
   /** Offset of this peer's clock when it computes `expires`, in ms (clock-skew tests). */
   skewMs?: number;
+  /** Handle each received message in its own goroutine, as Go Micro does (order lost). Default false. */
+  async?: boolean;
   /** Keep memberlist's log on stderr (Go Micro discards it). */
   verbose?: boolean;
 }
@@ -118,6 +120,7 @@ export async function startGoMicroGossip(o: GoMicroGossipOptions = {}): Promise<
   if (o.join?.length) args.push('-join', o.join.join(','));
   if (o.key) args.push('-key', Buffer.from(o.key).toString('hex'));
   if (o.skewMs) args.push('-skew', `${o.skewMs}ms`);
+  if (o.async) args.push('-async');
   if (o.verbose) args.push('-quiet=false');
   const proc = new GoMemberlistProcess(spawn(bin, args, { stdio: ['pipe', 'pipe', 'pipe'] }));
   let ready: GoLine;

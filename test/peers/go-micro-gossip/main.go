@@ -329,7 +329,11 @@ func (r *registry) snapshot() map[string][]*Service {
 }
 
 // delegate: memberlist's callbacks, as Go Micro's gossip.go answers them.
-type delegate struct{ r *registry }
+type delegate struct {
+	r *registry
+	// async handles each message in its own goroutine, as Go Micro does (arrival order is lost).
+	async bool
+}
 
 func (d *delegate) NodeMeta(int) []byte { return []byte{} }
 
@@ -337,6 +341,15 @@ func (d *delegate) NotifyMsg(b []byte) {
 	if len(b) == 0 {
 		return
 	}
+	if d.async {
+		copied := append([]byte(nil), b...)
+		go d.handle(copied)
+		return
+	}
+	d.handle(b)
+}
+
+func (d *delegate) handle(b []byte) {
 	up, err := unmarshalUpdate(b)
 	if err != nil {
 		emit(map[string]interface{}{"event": "dropped", "reason": "protobuf: " + err.Error(), "payload": hex.EncodeToString(b)})
@@ -542,6 +555,7 @@ func main() {
 	key := flag.String("key", "", "hex secret key (Go Micro's Secure + Secret)")
 	skew := flag.Duration("skew", 0, "added to this peer's clock when it computes expires")
 	quiet := flag.Bool("quiet", true, "discard memberlist's log, as Go Micro does")
+	async := flag.Bool("async", false, "handle each message in its own goroutine, as Go Micro does (default: in arrival order)")
 	flag.Parse()
 
 	var seeds []string
@@ -571,7 +585,7 @@ func main() {
 	}
 	r := &registry{services: map[string][]*Service{}, expiring: map[[32]byte]*received{}}
 	r.queue = &memberlist.TransmitLimitedQueue{NumNodes: func() int { return len(seeds) }, RetransmitMult: 3}
-	conf.Delegate = &delegate{r: r}
+	conf.Delegate = &delegate{r: r, async: *async}
 	m, err := memberlist.Create(conf)
 	if err != nil {
 		emit(map[string]interface{}{"event": "fatal", "error": err.Error()})
