@@ -3,7 +3,10 @@
  * Pass names to run a subset: `npm run bench -- memory`.
  */
 const suites: Record<string, () => Promise<unknown>> = {
-  memory: async () => (await import('./memory/registry.bench.js')).run(),
+  memory: async () => {
+    await (await import('./memory/registry.bench.js')).run();
+    await (await import('./memory/register.bench.js')).run();
+  },
   mdns: async () => {
     await (await import('./mdns/read.bench.js')).run();
     await (await import('./mdns/discovery.bench.js')).run();
