@@ -58,3 +58,20 @@ it('gossip: a port in use is CONFLICT naming the remedy; bad options are INVALID
     );
   }
 });
+
+it('gossip: a keyring (16-byte key) encrypts the cluster; a member with another key learns nothing', async (t) => {
+  const key = Buffer.alloc(16, 7).toString('base64');
+  const other = Buffer.alloc(16, 9).toString('base64');
+  const a = await createRegistry({ kind: 'gossip', bind: '127.0.0.1', port: 0, preset: 'local', keyring: [key] });
+  t.after(() => a.close());
+  const address = String(a.stats().address);
+  const b = await createRegistry({ kind: 'gossip', address, bind: '127.0.0.1', port: 0, preset: 'local', keyring: [key] });
+  t.after(() => b.close());
+  const wrong = await createRegistry({ kind: 'gossip', address, bind: '127.0.0.1', port: 0, preset: 'local', keyring: [other] });
+  t.after(() => wrong.close());
+  await a.register({ name: 'keyed', nodes: [{ id: 'k1', address: '127.0.0.1:9998' }] });
+  await until(async () => (await b.getService('keyed').catch(() => [])).length === 1, 3_000, 'the service on the keyed member');
+  await new Promise((r) => setTimeout(r, 500));
+  await assert.rejects(wrong.getService('keyed'), (e) => isRollcallError(e, 'NOT_FOUND'));
+  assert.equal(Number(wrong.stats().liveMembers), 0, 'the member with the wrong key joined nobody');
+});
