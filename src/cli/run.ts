@@ -25,13 +25,8 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv, io: I
       return ExitCode.USAGE;
     }
     conn = await connect(line, env, io.note, line.verbose ? stderrLogger(io) : undefined);
-    // Registries keep no timer referenced: a watch or a registration alone would let the process end.
-    const keepAlive = line.command === 'watch' || line.command === 'register' ? setInterval(() => {}, 1 << 30) : undefined;
-    try {
-      return await commands[line.command](line, conn, io);
-    } finally {
-      clearInterval(keepAlive);
-    }
+    // A watch being iterated and a live registration keep the process up by themselves.
+    return await commands[line.command](line, conn, io);
   } catch (error) {
     if (io.interrupted.aborted && error instanceof Error && error.name === 'AbortError') return 130;
     const { status, code } = classify(error);

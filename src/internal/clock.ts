@@ -43,6 +43,50 @@ export interface Clock {
   now(): number;
   /** Runs `fn` once after `ms` (clamped by {@link clampDelay}). */
   setTimeout(fn: () => void, ms: number, options?: TimerOptions): Timer;
+  /**
+   * Runs `fn` on the next turn, after the I/O already waiting (Node's `setImmediate`): work queued
+   * by several datagrams of one poll is done once, together. Never keeps the process alive.
+   */
+  immediate(fn: () => void): void;
+}
+
+/**
+ * Runs `fn` every `ms` until the returned timer is cancelled. Re-armed after each run, so a slow
+ * run delays the next instead of piling runs up.
+ */
+export function every(clock: Clock, ms: number, fn: () => void, options?: TimerOptions): Timer {
+  let current: Timer;
+  let cancelled = false;
+  let ref = options?.ref === true;
+  const arm = () => {
+    current = clock.setTimeout(
+      () => {
+        if (cancelled) return;
+        fn();
+        if (!cancelled) arm();
+      },
+      ms,
+      { ref },
+    );
+  };
+  arm();
+  const handle: Timer = {
+    cancel: () => {
+      cancelled = true;
+      current.cancel();
+    },
+    ref: () => {
+      ref = true;
+      current.ref();
+      return handle;
+    },
+    unref: () => {
+      ref = false;
+      current.unref();
+      return handle;
+    },
+  };
+  return handle;
 }
 
 /** A Node timer behind the {@link Timer} interface. */
@@ -76,4 +120,7 @@ class SystemTimer implements Timer {
 export const systemClock: Clock = Object.freeze({
   now: () => performance.now(),
   setTimeout: (fn: () => void, ms: number, options?: TimerOptions): Timer => new SystemTimer(fn, ms, options?.ref === true),
+  immediate: (fn: () => void): void => {
+    setImmediate(fn).unref();
+  },
 });

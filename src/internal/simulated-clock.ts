@@ -55,6 +55,11 @@ export class SimulatedClock implements Clock {
     return timer;
   }
 
+  /** The next turn is the same instant: after everything already due now. */
+  immediate(fn: () => void): void {
+    this.setTimeout(fn, 0);
+  }
+
   /** Timers scheduled and not yet run or cancelled. */
   get pending(): number {
     let count = 0;

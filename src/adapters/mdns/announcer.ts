@@ -59,7 +59,7 @@ export class Announcer {
     this.#queue.set(pub, Math.min(rateLimit, this.#queue.get(pub) ?? rateLimit));
     if (this.#scheduled) return;
     this.#scheduled = true;
-    setImmediate(() => this.#flush());
+    systemClock.immediate(() => this.#flush());
   }
 
   #flush(): void {

@@ -10,7 +10,7 @@ import { AdapterBase } from '../../adapter.js';
 import { adapterLogger } from '../../diagnostics.js';
 import { throwIfAborted } from '../../errors.js';
 import { abortable } from '../../internal/abort.js';
-import { clampDelay, systemClock } from '../../internal/clock.js';
+import { every, systemClock, type Timer } from '../../internal/clock.js';
 import { TokenBucket } from '../../internal/token-bucket.js';
 import type { RegistrationHandle, RegistrationOps } from '../../registration.js';
 import type { NodeRename, Service } from '../../registry.js';
@@ -51,7 +51,7 @@ export class MdnsRegistry extends AdapterBase {
   #browser!: Browser;
   #interfaces: NetInterface[] = [];
   #targets: Target[] = [];
-  #poll: NodeJS.Timeout | undefined;
+  #poll: Timer | undefined;
   readonly #buckets = new Map<string, TokenBucket>();
   /** Source address -> the interface it is on-link for (null: off-link); cleared when interfaces change. */
   readonly #sources = new Map<string, NetInterface | null>();
@@ -125,8 +125,7 @@ export class MdnsRegistry extends AdapterBase {
     });
     this.#setInterfaces(interfaces);
     this.#transport.checkSharing();
-    this.#poll = setInterval(() => this.#pollInterfaces(), clampDelay(this.#options.interfacePollInterval));
-    this.#poll.unref();
+    this.#poll = every(systemClock, this.#options.interfacePollInterval, () => this.#pollInterfaces());
   }
 
   #setInterfaces(list: NetInterface[]): void {
@@ -260,7 +259,7 @@ export class MdnsRegistry extends AdapterBase {
       attach: (handle) => {
         sink.handle = handle;
         if (sink.pending.length > 0)
-          setImmediate(() => {
+          systemClock.immediate(() => {
             for (const rename of sink.pending.splice(0)) handle.emit('renamed', rename);
           });
       },
@@ -289,7 +288,7 @@ export class MdnsRegistry extends AdapterBase {
   }
 
   protected async shutdown(): Promise<void> {
-    clearInterval(this.#poll);
+    this.#poll?.cancel();
     this.#responder.close();
     this.#prober.close();
     this.#browser.close();
