@@ -10,6 +10,7 @@ import { Entries, type EntryChange } from '../../src/adapters/gossip/registry/en
 import { decodeMessage, encodeMessage } from '../../src/adapters/gossip/registry/message.js';
 import { GossipRegistry } from '../../src/adapters/gossip/registry/registry.js';
 import { resolveGossipSettings } from '../../src/adapters/gossip/registry/settings.js';
+import { encodeUserPacket } from '../../src/adapters/gossip/wire/messages.js';
 import type { Service, WatchEvent } from '../../src/index.js';
 import { MemoryNetwork } from '../../src/internal/memory-network.js';
 import { SimulatedClock } from '../../src/internal/simulated-clock.js';
@@ -210,6 +211,16 @@ describe('gossip registries on the in-memory network', () => {
     }
     assert.ok(ok, 'the large registration reached every member');
     assert.ok(Number(b.stats().largeUpdates) >= 1, 'it went as a large update');
+    // Bad input from the network: malformed protobuf and JSON that is not a Service, dropped and counted.
+    const before = Number(c.stats().dropped);
+    const garbage = [
+      Uint8Array.of(0x3a, 0x50, 1),
+      encodeMessage({ action: 'create', expires: 0n, data: new TextEncoder().encode('{"name":42}'), origin: 'x', seq: 1, ttl: 1000 }),
+    ];
+    for (const g of garbage) await d.swim.net.sendPacket(c.address, encodeUserPacket(g));
+    await clock.runFor(100);
+    assert.equal(Number(c.stats().dropped) - before, 2, 'both dropped and counted');
+    assert.ok(await seen(c, 'greeter'), 'nothing else lost');
     // a dies without a goodbye: SWIM declares it dead and its node goes before its ttl would say.
     await a.crash();
     let gone = false;
