@@ -45,6 +45,8 @@ export interface SerfAgent {
   readonly host: string;
   readonly port: number;
   readonly rpc: string;
+  /** The agent's process id, to signal it (SIGKILL for a crash). */
+  readonly pid: number | undefined;
   log(): string;
   members(): Promise<SerfMember[]>;
   /** `serf join` from this agent to `address` (host:port); resolves with the CLI's output, rejects on failure. */
@@ -78,6 +80,7 @@ export async function startSerf(o: SerfAgentOptions): Promise<SerfAgent> {
     host: o.host,
     port: port as number,
     rpc,
+    pid: child.pid,
     log: () => log,
     async members() {
       const out = await run(['members', '-rpc-addr', rpc, '-format', 'json']);

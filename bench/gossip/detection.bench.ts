@@ -1,0 +1,167 @@
+/**
+ * Failure detection. On real sockets: SIGKILL one member of an N-node cluster (N = 8 and 16) and
+ * time until every survivor lists it dead, rollcall SWIM nodes side by side with serf agents at
+ * the same settings (both on memberlist's local profile), with the ratio; then idle CPU and RSS per
+ * node of each. On the in-memory network with the simulated clock: N = 100 and 1,000 at LAN
+ * defaults, time until every member knows against memberlist's bound, and messages per member per
+ * second (SWIM's promise: neither grows with N). Sizes: DETECTION_SIZES (default 8,16),
+ * DETECTION_SIM_SIZES (default 100; 1000 builds a 1,000-node simulation that takes many minutes
+ * here), DETECTION_TRIALS (default 3).
+ */
+import { readFileSync } from 'node:fs';
+import { lan } from '../../src/adapters/gossip/swim/config.js';
+import { suspicionTimeout } from '../../src/adapters/gossip/swim/timing.js';
+import { NodeState } from '../../src/adapters/gossip/wire/messages.js';
+import { simCluster } from '../../test/gossip/swim-sim.js';
+import { type SerfAgent, startSerf } from '../../test/peers/serf.js';
+import { type SwimNodeProcess, startSwimNode } from '../../test/peers/swim-node.js';
+import { median } from '../lib.js';
+
+const TRIALS = Number(process.env.DETECTION_TRIALS ?? 3);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitUntil(check: () => Promise<boolean>, ms: number): Promise<number> {
+  const start = Date.now();
+  while (Date.now() - start < ms) {
+    if (await check()) return Date.now() - start;
+    await sleep(100);
+  }
+  return Number.NaN;
+}
+
+/** CPU ms and RSS of a process over `ms`, from /proc (Linux). */
+async function idleCost(pids: number[], ms: number): Promise<{ cpuPercent: number; rssMiB: number }> {
+  const ticks = (pid: number) => {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return Number(f[11]) + Number(f[12]);
+  };
+  const rss = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+  const before = pids.map(ticks);
+  await sleep(ms);
+  const after = pids.map(ticks);
+  const cpu = after.reduce((s, t, i) => s + t - (before[i] as number), 0) / pids.length;
+  return { cpuPercent: (cpu * 10 * 100) / ms, rssMiB: pids.reduce((s, p) => s + rss(p), 0) / pids.length };
+}
+
+async function rollcallTrials(n: number): Promise<{ times: number[]; idle: { cpuPercent: number; rssMiB: number } }> {
+  const nodes: SwimNodeProcess[] = [];
+  const host = (i: number) => `127.0.1.${10 + i}`;
+  try {
+    for (let i = 0; i < n; i++) nodes.push(await startSwimNode({ name: `rc-${i}`, bind: host(i), join: i ? [nodes[0]!.address] : [] }));
+    const aliveEverywhere = async () =>
+      (await Promise.all(nodes.map((x) => x.members()))).every((m) => m.filter((r) => r.state === NodeState.alive).length === n);
+    await waitUntil(aliveEverywhere, 30_000);
+    const idle = await idleCost(
+      nodes.map((x) => x.child.pid!),
+      10_000,
+    );
+    const times: number[] = [];
+    for (let t = 0; t < TRIALS; t++) {
+      const victim = nodes[n - 1]!;
+      const { name, host: h, port } = victim;
+      victim.signal('SIGKILL');
+      const survivors = nodes.slice(0, -1);
+      times.push(
+        await waitUntil(
+          async () =>
+            (await Promise.all(survivors.map((x) => x.members()))).every((m) => (m.find((r) => r.name === name)?.state ?? 2) >= 2),
+          60_000,
+        ),
+      );
+      nodes[n - 1] = await startSwimNode({ name, bind: h, port, join: [nodes[0]!.address] });
+      await waitUntil(aliveEverywhere, 30_000);
+    }
+    return { times, idle };
+  } finally {
+    for (const x of nodes) await x.stop().catch(() => {});
+  }
+}
+
+async function serfTrials(n: number): Promise<{ times: number[]; idle: { cpuPercent: number; rssMiB: number } }> {
+  const agents: SerfAgent[] = [];
+  const host = (i: number) => `127.0.2.${10 + i}`;
+  const pidOf = (a: SerfAgent) => a.pid;
+  try {
+    for (let i = 0; i < n; i++) {
+      agents.push(await startSerf({ name: `serf-${i}`, host: host(i) }));
+      if (i) await agents[i]!.join(`${agents[0]!.host}:${agents[0]!.port}`);
+    }
+    const aliveEverywhere = async () =>
+      (await Promise.all(agents.map((a) => a.members()))).every((m) => m.filter((r) => r.status === 'alive').length === n);
+    await waitUntil(aliveEverywhere, 30_000);
+    const pids = agents.map(pidOf).filter((p): p is number => p !== undefined);
+    const idle = pids.length === n ? await idleCost(pids, 10_000) : { cpuPercent: Number.NaN, rssMiB: Number.NaN };
+    const times: number[] = [];
+    for (let t = 0; t < TRIALS; t++) {
+      const victim = agents[n - 1]!;
+      const pid = pidOf(victim);
+      if (pid === undefined) throw new Error('serf agent pid unknown');
+      process.kill(pid, 'SIGKILL');
+      const survivors = agents.slice(0, -1);
+      times.push(
+        await waitUntil(
+          async () =>
+            (await Promise.all(survivors.map((a) => a.members()))).every((m) => m.find((r) => r.name === victim.name)?.status !== 'alive'),
+          60_000,
+        ),
+      );
+      await victim.stop().catch(() => {});
+      agents[n - 1] = await startSerf({ name: victim.name, host: victim.host });
+      await agents[n - 1]!.join(`${agents[0]!.host}:${agents[0]!.port}`);
+      await waitUntil(aliveEverywhere, 30_000);
+    }
+    return { times, idle };
+  } finally {
+    for (const a of agents) await a.stop().catch(() => {});
+  }
+}
+
+async function simulated(n: number): Promise<{ detectMs: number; bound: number; perMemberPerSecond: number }> {
+  const cluster = await simCluster({ n, seed: 1, config: lan });
+  try {
+    await cluster.run(30_000);
+    const sent0 = cluster.network.stats.sent;
+    await cluster.run(30_000);
+    const perMemberPerSecond = (cluster.network.stats.sent - sent0) / n / 30;
+    const victim = cluster.nodes[n - 1]!;
+    await victim.close();
+    const survivors = cluster.nodes.slice(0, -1);
+    const took = await cluster.until(
+      () => survivors.every((s) => (cluster.stateOf(s, victim.name) ?? NodeState.dead) >= NodeState.dead),
+      600_000,
+    );
+    const min = suspicionTimeout(lan.suspicionMult, n, lan.probeInterval);
+    const bound = (2 * (n - 1) + 1) * lan.probeInterval + lan.suspicionMaxTimeoutMult * min + 10 * lan.gossipInterval;
+    return { detectMs: took ?? Number.NaN, bound, perMemberPerSecond };
+  } finally {
+    await cluster.close();
+  }
+}
+
+export async function run(): Promise<void> {
+  console.log('\n## failure detection (SWIM vs serf)');
+  const lines = { push: ([k, v]: [string, string]) => console.log(`  ${k}  ${v}`) };
+  const sizes = (process.env.DETECTION_SIZES ?? '8,16').split(',').map(Number);
+  for (const n of sizes) {
+    const ours = await rollcallTrials(n);
+    const serf = await serfTrials(n);
+    const a = median(ours.times);
+    const b = median(serf.times);
+    lines.push([
+      `SIGKILL -> every survivor knows, N=${n} (median of ${TRIALS})`,
+      `rollcall ${(a / 1000).toFixed(2)} s, serf ${(b / 1000).toFixed(2)} s, ratio ${(a / b).toFixed(2)}x`,
+    ]);
+    lines.push([
+      `idle per node, N=${n}`,
+      `rollcall ${ours.idle.cpuPercent.toFixed(2)} % CPU ${ours.idle.rssMiB.toFixed(1)} MiB, serf ${serf.idle.cpuPercent.toFixed(2)} % CPU ${serf.idle.rssMiB.toFixed(1)} MiB`,
+    ]);
+  }
+  const simSizes = (process.env.DETECTION_SIM_SIZES ?? '100').split(',').map(Number);
+  for (const n of simSizes) {
+    const s = await simulated(n);
+    lines.push([
+      `simulated N=${n}, LAN`,
+      `detected everywhere ${(s.detectMs / 1000).toFixed(1)} s (bound ${(s.bound / 1000).toFixed(1)} s), ${s.perMemberPerSecond.toFixed(2)} msgs/member/s`,
+    ]);
+  }
+}
