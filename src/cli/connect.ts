@@ -8,6 +8,7 @@
  * `--interface` chose them.
  * @module
  */
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { createRegistry, type Logger, type Registry, type RegistryKind, type RegistryOptions, resolveConfig } from '../index.js';
@@ -47,6 +48,7 @@ export async function connect(
     options.interfaces = line.interfaces;
   }
   if (kind === 'consul') options.requestTimeout ??= line.timeout;
+  if (kind === 'gossip') gossipMember(options);
   if (logger) options.logger = logger;
   let where = kind as string;
   if (kind === 'mdns') {
@@ -66,6 +68,23 @@ export async function connect(
   }
   const registry = await createRegistry({ ...options, kind } as RegistryOptions, env);
   return { registry, kind, where };
+}
+
+/**
+ * The CLI joins a gossip cluster as a short-lived member of its own: any free port (never the
+ * cluster's 7946) and a name no other run has; with only loopback seeds it stays on loopback and
+ * uses the `local` preset, so a test cluster on 127.0.0.x is never reached from another interface.
+ * `close()` (on every exit) makes it leave.
+ */
+function gossipMember(options: Record<string, unknown>): void {
+  options.port ??= 0;
+  options.name ??= `rollcall-cli-${process.pid}-${randomUUID().slice(0, 8)}`;
+  const given = options.address;
+  const seeds = typeof given === 'string' ? given.split(',') : Array.isArray(given) ? (given as string[]) : [];
+  if (seeds.length > 0 && seeds.every((s) => s.startsWith('127.'))) {
+    options.bind ??= '127.0.0.1';
+    options.preset ??= 'local';
+  }
 }
 
 /**
