@@ -6,11 +6,12 @@
  *
  *   npm run demo                              # mdns, on a LAN of network namespaces (root)
  *   npm run demo -- --registry consul         # starts a Consul dev agent, or --address host:8500
+ *   npm run demo -- --registry gossip         # a gossip cluster on 127.0.0.x, or --address seed:7946
  *   npm run demo -- --registry memory         # one process
  *
  * On mDNS (the default) the demo builds a LAN of its own out of Linux network namespaces (root):
  * each greeter on a host of its own, the client on a fourth, so nothing is ever multicast on this
- * machine's own network. Without root it says so and runs on the memory adapter.
+ * machine's own network. Without root it says so and runs on gossip on 127.0.0.x instead.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -99,7 +100,11 @@ async function client(registry: Registry, control: Control): Promise<void> {
   await calling(3);
 
   let asked = Date.now();
-  log(`${KILLED} is SIGKILLed: no goodbye, so it stays listed until its ttl (${GREETER_TTL / 1000} s) runs out`);
+  log(
+    registry.kind === 'gossip'
+      ? `${KILLED} is SIGKILLed: no goodbye, so it stays listed until the cluster finds it dead or its ttl (${GREETER_TTL / 1000} s) runs out`
+      : `${KILLED} is SIGKILLed: no goodbye, so it stays listed until its ttl (${GREETER_TTL / 1000} s) runs out`,
+  );
   control.kill(KILLED);
   await until(() => !live.has(KILLED));
   log(`saw ${KILLED} gone ${((Date.now() - asked) / 1000).toFixed(1)} s after the kill`);
@@ -190,6 +195,45 @@ async function onConsul(address: string | undefined): Promise<void> {
   }
 }
 
+/**
+ * Gossip: the client is the first member (the seed) on 127.0.0.2, each greeter a child process and
+ * a member of its own on 127.0.0.3-5 (free ports, the `local` preset); loopback only. With
+ * --address the client and greeters join that cluster instead.
+ */
+async function onGossip(address: string | undefined): Promise<void> {
+  const registry = address
+    ? await createRegistry({ kind: 'gossip', address, port: 0, name: 'demo-client' } as RegistryOptions)
+    : await createRegistry({ kind: 'gossip', bind: '127.0.0.2', port: 0, preset: 'local', name: 'demo-client' } as RegistryOptions);
+  const seed = address ?? String(registry.stats().address);
+  log(
+    address
+      ? `registry: gossip, joining the cluster at ${seed}`
+      : `registry: gossip, a cluster on loopback: the client is the seed member at ${seed}, each greeter a member of its own`,
+  );
+  const children = IDS.map((id, i) => {
+    const host = address ? '127.0.0.1' : `127.0.0.${3 + i}`;
+    const query = address ? `port=0&name=${id}` : `bind=${host}&port=0&preset=local&name=${id}`;
+    const env = {
+      ...process.env,
+      ROLLCALL_REGISTRY: `gossip://${seed}?${query}`,
+      ROLLCALL_REGISTRY_ADDRESS: '',
+      GREETER_STDIN_CONTROL: '1',
+    };
+    return greeterChild(
+      id,
+      spawn(process.execPath, ['--import', 'tsx', here('./greeter.ts'), id, host], { env, stdio: ['pipe', 'pipe', 'inherit'] }),
+    );
+  });
+  try {
+    for (const g of children) log(`${g.id} (child process, gossip member) listening on ${await g.ready} and registered`);
+    const find = (id: string) => children.find((g) => g.id === id);
+    await client(registry, { kill: (id) => void find(id)?.kill(), stop: (id) => void find(id)?.stop() });
+  } finally {
+    await Promise.all(children.map((g) => g.stop()));
+    await registry.close();
+  }
+}
+
 /** mDNS: greeters on three namespace hosts, the client on a fourth. */
 async function onLan(): Promise<void> {
   const lan = createDemoLan(['g1', 'g2', 'g3', 'client']);
@@ -249,11 +293,12 @@ async function main(): Promise<void> {
     await onMemory();
   } else if (kind === 'consul') await onConsul(address);
   else if (kind === 'memory') await onMemory();
+  else if (kind === 'gossip') await onGossip(address);
   else if (lanPossible()) await onLan();
   else {
     log('note: the mDNS demo builds its own LAN of network namespaces, which needs root on Linux');
-    log('note: so it runs on the memory adapter in one process instead (nothing is multicast)');
-    await onMemory();
+    log('note: so it runs on the gossip adapter on 127.0.0.x instead (loopback only, nothing is multicast)');
+    await onGossip(undefined);
   }
   log('done');
 }

@@ -1,6 +1,6 @@
 /**
- * The README's main job runs as written on memory, consul and mdns, ends by itself, and tells a
- * consistent story: round-robin reaches all three greeters, the SIGKILLed one is removed once its
+ * The README's main job runs as written on memory, gossip, consul and mdns, ends by itself, and
+ * tells a consistent story: round-robin reaches all three greeters, the SIGKILLed one is removed once its
  * TTL runs out and the gracefully stopped one at once, and no call goes to either afterwards. On
  * mDNS (as root) the greeters and the client are on four different namespace hosts.
  */
@@ -48,6 +48,21 @@ function checkStory(lines: string[]): void {
   assert.match(lines.at(-1) ?? '', /\] done$/);
 }
 
+/** On gossip every greeter listens on its own loopback address and the calls reach those. */
+function checkGossip(lines: string[]): void {
+  checkStory(lines);
+  const at = new Map<string, string>();
+  for (const l of lines) {
+    const m = /(greeter-(\d)) \(child process, gossip member\) listening on (127\.0\.0\.\d+):\d+/.exec(l);
+    if (m) at.set(m[1] as string, m[3] as string);
+  }
+  assert.deepEqual([...at.values()].sort(), ['127.0.0.3', '127.0.0.4', '127.0.0.5'], lines.join('\n'));
+  for (const l of lines.filter((x) => / call \d+: /.test(x))) {
+    const m = /from (greeter-\d) at ([\d.]+):\d+/.exec(l);
+    assert.equal(m?.[2], at.get(m?.[1] ?? ''), l);
+  }
+}
+
 describe('demo', { timeout: 240_000 }, () => {
   it('memory: one process, a crash standing in for SIGKILL', async () => {
     const lines = await demo(['--registry', 'memory']);
@@ -63,14 +78,22 @@ describe('demo', { timeout: 240_000 }, () => {
     checkStory(lines);
   });
 
-  it('mdns (the default): four namespace hosts, or memory with the reason without root', async () => {
+  it('gossip: the client and three greeter child processes, each a member on its own 127.0.0.x', async () => {
+    const lines = await demo(['--registry', 'gossip']);
+    assert.match(lines[0] ?? '', /registry: gossip, a cluster on loopback: the client is the seed member at 127\.0\.0\.2:\d+/);
+    checkGossip(lines);
+  });
+
+  it('mdns (the default): four namespace hosts, or gossip on loopback with the reason without root', async () => {
     const lines = await demo([]);
-    checkStory(lines);
     const text = lines.join('\n');
     if (!lanAvailable().ok) {
       assert.match(text, /needs root on Linux/, 'without root the demo says why it is not on mDNS');
+      assert.match(text, /runs on the gossip adapter on 127\.0\.0\.x/, text);
+      checkGossip(lines);
       return;
     }
+    checkStory(lines);
     assert.match(lines[0] ?? '', /registry: mdns, on a LAN of network namespaces/, text);
     const hostOf = new Map<string, string>();
     for (const l of lines) {
