@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createRegistry, type Registry } from '../../src/index.js';
-import { runCli } from './cli-process.js';
+import { LiveCli, runCli, spawnCli } from './cli-process.js';
 
 type Json = Record<string, unknown>;
 
@@ -77,5 +77,29 @@ describe('rollcall CLI on gossip', { timeout: 90_000 }, () => {
     const missing = await runCli(['get', 'nosuch', '--json'], env);
     assert.equal(missing.code, 1, missing.stderr);
     assert.equal(missing.errors.length, 1, missing.stderr);
+  });
+
+  it('register: the cluster sees the node and a watch reports it; Ctrl+C deletes it at once', async () => {
+    const env = { ROLLCALL_REGISTRY: `gossip://${seed}` };
+    const watch = new LiveCli(spawnCli(['watch', 'echo', '--json'], env));
+    await watch.waitFor((i) => i.type === 'synced', 15_000, 'watch synced');
+    const reg = new LiveCli(spawnCli(['register', 'echo', '127.0.0.4:9090', '--id', 'echo-1', '--json'], env));
+    await reg.waitFor((i) => i.type === 'registered', 15_000, 'registered');
+    await until(async () => (await a.getService('echo').catch(() => [])).length === 1, 10_000, 'echo on the seed');
+    const created = await watch.waitFor((i) => i.type === 'create', 10_000, 'watch create');
+    assert.deepEqual(
+      ((created.added as Json[]) ?? []).map((n) => n.id),
+      ['echo-1'],
+    );
+    const bye = await reg.interrupt();
+    assert.equal(bye.code, 0, bye.stderr);
+    assert.ok(
+      reg.items.some((i) => i.type === 'deregistered'),
+      bye.stdout,
+    );
+    await watch.waitFor((i) => i.type === 'delete', 5_000, 'watch delete (a goodbye, well before the ttl)');
+    await until(async () => (await a.getService('echo').catch(() => [])).length === 0, 5_000, 'echo gone from the seed');
+    const ended = await watch.interrupt();
+    assert.ok(ended.code === 0 || ended.code === 130, ended.stderr);
   });
 });
