@@ -156,10 +156,15 @@ export class RemoteRegistry implements Registry {
       return;
     }
     if (typeof message.registration === 'number') {
-      const reg = this.#registrations.get(message.registration);
-      if (message.event === 'lost') reg?.emit('lost', new RollcallError('UNAVAILABLE', String(message.message)));
-      if (message.event === 'restored') reg?.emit('restored');
-      if (message.event === 'renamed') reg?.emit('renamed', message.rename as NodeRename);
+      // An event may arrive in the same chunk as the register() answer: wait until the caller's
+      // continuation has made the handle and attached its listeners, as an in-process registry allows.
+      const id = message.registration;
+      setImmediate(() => {
+        const reg = this.#registrations.get(id);
+        if (message.event === 'lost') reg?.emit('lost', new RollcallError('UNAVAILABLE', String(message.message)));
+        if (message.event === 'restored') reg?.emit('restored');
+        if (message.event === 'renamed') reg?.emit('renamed', message.rename as NodeRename);
+      });
     }
   }
 
