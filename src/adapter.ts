@@ -325,3 +325,21 @@ export abstract class AdapterBase implements Registry {
     return this.#handles;
   }
 }
+
+/**
+ * The base of adapters whose local view is the whole truth (memory, gossip): every node they can
+ * know of is already in the view, so lookups and listings read it and never wait on a backend.
+ */
+export abstract class LocalViewAdapter extends AdapterBase {
+  protected override peek(name: string): readonly Service[] {
+    return this.view.get(name);
+  }
+
+  protected async lookup(name: string): Promise<readonly Service[]> {
+    return this.view.get(name);
+  }
+
+  protected async summaries(): Promise<Service[]> {
+    return this.view.list();
+  }
+}

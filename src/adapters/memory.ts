@@ -4,7 +4,7 @@
  * registry, an expired lease emits `delete` to watchers (Go's prunes silently).
  * @module rollcall/memory
  */
-import { AdapterBase } from '../adapter.js';
+import { LocalViewAdapter } from '../adapter.js';
 import { adapterLogger } from '../diagnostics.js';
 import { RollcallError } from '../errors.js';
 import { systemClock, type Timer } from '../internal/clock.js';
@@ -119,7 +119,7 @@ function releaseStore(store: MemoryStore): void {
   for (const [name, s] of namedStores) if (s === store) namedStores.delete(name);
 }
 
-class MemoryRegistry extends AdapterBase {
+class MemoryRegistry extends LocalViewAdapter {
   readonly #store: MemoryStore;
 
   constructor(options: MemoryOptions) {
@@ -144,18 +144,6 @@ class MemoryRegistry extends AdapterBase {
 
   protected async remove(service: Service): Promise<void> {
     this.#store.remove(service);
-  }
-
-  protected override peek(name: string): readonly Service[] {
-    return this.view.get(name);
-  }
-
-  protected async lookup(name: string): Promise<readonly Service[]> {
-    return this.view.get(name);
-  }
-
-  protected async summaries(): Promise<Service[]> {
-    return this.view.list();
   }
 
   protected async shutdown(): Promise<void> {

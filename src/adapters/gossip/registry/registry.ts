@@ -8,7 +8,7 @@
  * @module
  */
 import { createHash } from 'node:crypto';
-import { AdapterBase } from '../../../adapter.js';
+import { LocalViewAdapter } from '../../../adapter.js';
 import { adapterLogger } from '../../../diagnostics.js';
 import { RollcallError } from '../../../errors.js';
 import { type Clock, systemClock, type Timer } from '../../../internal/clock.js';
@@ -50,7 +50,7 @@ interface StateDump {
   entries: { o: string; s: number; c: number; t: number; d: unknown }[];
 }
 
-export class GossipRegistry extends AdapterBase {
+export class GossipRegistry extends LocalViewAdapter {
   readonly swim: SwimNode;
   readonly #settings: GossipSettings;
   readonly #entries: Entries;
@@ -425,18 +425,6 @@ export class GossipRegistry extends AdapterBase {
       if (own) this.#own.delete(key);
       this.#publish(one, 'delete', this.defaultTtl, own?.claim ?? 0);
     }
-  }
-
-  protected override peek(name: string): readonly Service[] {
-    return this.view.get(name);
-  }
-
-  protected async lookup(name: string): Promise<readonly Service[]> {
-    return this.view.get(name);
-  }
-
-  protected async summaries(): Promise<Service[]> {
-    return this.view.list();
   }
 
   /** The cluster as SWIM sees it, this member included. */
