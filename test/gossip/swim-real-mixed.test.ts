@@ -85,11 +85,14 @@ describe('mixed cluster: 3 Go memberlist peers + 2 rollcall nodes on real socket
     const target = ours[1]!;
     const before = (await target.request({ cmd: 'self' })).node as { incarnation: number };
     const deadBefore = everyone().map((p) => deadEvents(p, target.name));
+    // Only an accusation after the stop counts: a Go peer may have suspected it once while it joined.
+    const marker = `Suspect ${target.name} has failed`;
+    const marks = gos.map((g) => g.stderrReceived);
     target.signal('SIGSTOP');
     try {
       // Someone must accuse it first, or there is nothing to refute; suspicion lasts at least min from then.
       // memberlist 0.2.2 never fills Node.State in Members(), so the Go side's accusation is read from its log.
-      const accused = () => gos.some((g) => g.stderr.includes(`Suspect ${target.name} has failed`));
+      const accused = () => gos.some((g, i) => g.stderrSince(marks[i] ?? 0).includes(marker));
       await until(
         [ours[0]!],
         (v) => v.get(target.name) === STATE.suspect || accused(),

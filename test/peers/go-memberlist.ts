@@ -100,6 +100,14 @@ export class GoMemberlistProcess {
   /** Every event line so far (replies are handed to their request instead). */
   readonly events: GoLine[] = [];
   stderr = '';
+  /** Characters of stderr received so far (the tail kept in {@link stderr} may be shorter). */
+  stderrReceived = 0;
+
+  /** What stderr said since `mark` (an earlier {@link stderrReceived}), as far as the kept tail reaches. */
+  stderrSince(mark: number): string {
+    const back = this.stderrReceived - mark;
+    return back <= 0 ? '' : this.stderr.slice(-back);
+  }
   private nextId = 0;
   private readonly pending = new Map<string, (line: GoLine) => void>();
   private readonly watchers = new Set<() => void>();
@@ -108,6 +116,7 @@ export class GoMemberlistProcess {
     child.stderr?.setEncoding('utf8').on('data', (d: string) => {
       // Keep the tail only: memberlist logs every probe at debug level.
       this.stderr = (this.stderr + d).slice(-64 * 1024);
+      this.stderrReceived += d.length;
     });
     const lines = createInterface({ input: child.stdout! });
     lines.on('line', (text) => {
