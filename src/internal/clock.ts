@@ -45,7 +45,7 @@ export interface Clock {
   setTimeout(fn: () => void, ms: number, options?: TimerOptions): Timer;
   /**
    * Runs `fn` on the next turn, after the I/O already waiting (Node's `setImmediate`): work queued
-   * by several datagrams of one poll is done once, together. Never keeps the process alive.
+   * by several datagrams of one poll is done once, together. Holds the process only until that turn.
    */
   immediate(fn: () => void): void;
 }
@@ -120,7 +120,9 @@ class SystemTimer implements Timer {
 export const systemClock: Clock = Object.freeze({
   now: () => performance.now(),
   setTimeout: (fn: () => void, ms: number, options?: TimerOptions): Timer => new SystemTimer(fn, ms, options?.ref === true),
+  // Not unref'd: the loop would then block in poll until some other timer or I/O woke it, and the
+  // work would wait for that instead of running on the next turn.
   immediate: (fn: () => void): void => {
-    setImmediate(fn).unref();
+    setImmediate(fn);
   },
 });
