@@ -118,13 +118,22 @@ describe('mdns hostile input: bounded CPU and memory', { timeout: 300_000, skip 
     t.after(() => ownRec.stop());
     await ownRec.until((r) => r.nodeIds('own').length === 1, 5000, 'our own node');
     const forged = announcement('own-1', 'evil.local', hx.address, 6666, ['txtvers=1', 'name=own', 'version=1.0.0', 'id=own-1']);
-    const attack = rawPeer(hx, { mode: 'send', bind: hx.address, port: 5353, packets: [forged], repeat: 40, intervalMs: 100 }).then(
-      (p) => p.done,
-    );
-    const attacked = await window(b, attack);
+    const attack = () =>
+      rawPeer(hx, { mode: 'send', bind: hx.address, port: 5353, packets: [forged], repeat: 40, intervalMs: 100 }).then((p) => p.done);
+    let base = baseline;
+    let attacked = await window(b, attack());
+    // Each forged packet is defended (RFC 6762 §9), so this case runs closest to its bound (about 2.4x
+    // a raw baseline of 30-60 ms); a window that a scheduling hiccup pushed over is measured once more,
+    // against a fresh baseline. A real regression is over in both.
+    if (attacked.cpuMs > 2 * Math.max(base.cpuMs, CPU_FLOOR_MS)) {
+      process.stdout.write(`# forged records: ${attacked.cpuMs.toFixed(0)} ms vs ${base.cpuMs.toFixed(0)} ms, measured again\n`);
+      await sleep(2000);
+      base = await window(b);
+      attacked = await window(b, attack());
+    }
     const shown = ownRec.events.flatMap((e) => (e.type === 'resync' ? [] : e.service.nodes.map((n) => n.address)));
     assert.deepEqual([...new Set(shown)], [own], 'our own node was only ever shown at our address');
-    assertBounded('forged records for our own name, 10/s', baseline, attacked);
+    assertBounded('forged records for our own name, 10/s', base, attacked);
   });
 
   it('hostile: oversize and malformed datagrams at 250/s are dropped at bounded cost', async (t) => {
