@@ -8,12 +8,13 @@
  * Two ways to run it: {@link goldenCodec} (no sockets: encode and decode commands only) and
  * {@link startGoMemberlist} (a real member on 127.0.0.1 that also answers the encoder commands).
  */
-import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { peerSkip, sh } from './peer-process.js';
 import { stopChild } from './process.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -42,19 +43,7 @@ export function goMemberlistMissing(): string | undefined {
  * otherwise; under CI=true a missing peer throws, because there it is a setup bug.
  */
 export function goMemberlistSkip(): string | false {
-  const reason = goMemberlistMissing();
-  if (!reason) return false;
-  if (process.env.CI === 'true') throw new Error(`Go memberlist peer unavailable: ${reason} (CI=true: this must not be skipped)`);
-  process.stderr.write(`\n*** SKIPPED: Go memberlist peer unavailable: ${reason} ***\n\n`);
-  return reason;
-}
-
-function sh(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<string> {
-  return new Promise((ok, fail) => {
-    execFile(cmd, args, { env, encoding: 'utf8', maxBuffer: 8 << 20 }, (err, stdout, stderr) =>
-      err ? fail(new Error(`${cmd} ${args.join(' ')}: ${stderr.trim() || err.message}`)) : ok(stdout),
-    );
-  });
+  return peerSkip('Go memberlist peer', goMemberlistMissing());
 }
 
 let building: Promise<string> | undefined;

@@ -6,12 +6,13 @@
  * {@link goMicroCodec} runs it without sockets (encode/decode commands, for golden bytes);
  * {@link startGoMicroGossip} runs a registry member on 127.0.0.1 that gossips real updates.
  */
-import { execFile, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type GoLine, GoMemberlistProcess } from './go-memberlist.js';
+import { peerSkip, sh } from './peer-process.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const source = join(here, 'go-micro-gossip', 'main.go');
@@ -33,19 +34,7 @@ export function goMicroGossipMissing(): string | undefined {
 
 /** The `skip` option for a suite that needs the peer; under CI=true a missing peer throws. */
 export function goMicroGossipSkip(): string | false {
-  const reason = goMicroGossipMissing();
-  if (!reason) return false;
-  if (process.env.CI === 'true') throw new Error(`Go Micro gossip peer unavailable: ${reason} (CI=true: this must not be skipped)`);
-  process.stderr.write(`\n*** SKIPPED: Go Micro gossip peer unavailable: ${reason} ***\n\n`);
-  return reason;
-}
-
-function sh(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<string> {
-  return new Promise((ok, fail) => {
-    execFile(cmd, args, { env, encoding: 'utf8', maxBuffer: 8 << 20 }, (err, stdout, stderr) =>
-      err ? fail(new Error(`${cmd} ${args.join(' ')}: ${stderr.trim() || err.message}`)) : ok(stdout),
-    );
-  });
+  return peerSkip('Go Micro gossip peer', goMicroGossipMissing());
 }
 
 let building: Promise<string> | undefined;
