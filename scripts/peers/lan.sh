@@ -26,13 +26,8 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 2
 fi
 
-missing_packages() {
-  local p status
-  for p in "${PACKAGES[@]}"; do
-    status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
-    [ "$status" = installed ] || printf '%s\n' "$p"
-  done
-}
+# shellcheck source=scripts/peers/apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/apt.sh"
 
 # An avahi-daemon that this script brings onto the machine must never run
 # outside the test namespaces: it would answer on the real network. Masking
@@ -81,14 +76,7 @@ if [ -z "$need" ]; then
   exit 0
 fi
 
-# Two test runs (or a run and a developer) may call this at once.
-LOCK=/var/lock/rollcall-lan-peers.lock
-mkdir -p "$(dirname "$LOCK")"
-exec 9>"$LOCK"
-if ! flock -w 900 9; then
-  log "timed out waiting for $LOCK"
-  exit 1
-fi
+take_install_lock /var/lock/rollcall-lan-peers.lock
 
 need=$(missing_packages)
 if [ -z "$need" ]; then
@@ -97,45 +85,8 @@ if [ -z "$need" ]; then
   exit 0
 fi
 
-# policy-rc.d returning 101 stops maintainer scripts from starting avahi-daemon
-# (and dbus) on the machine. An existing policy that would allow starts is set
-# aside and put back afterwards; one that already denies is left alone.
-POLICY=/usr/sbin/policy-rc.d
-POLICY_BACKUP=
-POLICY_CREATED=0
-restore_policy() {
-  if [ "$POLICY_CREATED" = 1 ]; then
-    rm -f "$POLICY"
-    if [ -n "$POLICY_BACKUP" ]; then mv -f "$POLICY_BACKUP" "$POLICY"; fi
-  fi
-}
-trap restore_policy EXIT
-policy_denies() {
-  [ -x "$POLICY" ] || return 1
-  local rc=0
-  "$POLICY" avahi-daemon start >/dev/null 2>&1 || rc=$?
-  [ "$rc" = 101 ]
-}
-if ! policy_denies; then
-  if [ -e "$POLICY" ]; then
-    POLICY_BACKUP="$POLICY.rollcall-lan.$$"
-    mv -f "$POLICY" "$POLICY_BACKUP"
-  fi
-  POLICY_CREATED=1
-  printf '#!/bin/sh\n# temporary: keep package installs from starting daemons\nexit 101\n' >"$POLICY"
-  chmod 0755 "$POLICY"
-fi
-
-export DEBIAN_FRONTEND=noninteractive
-APT_OPTS=(-o DPkg::Lock::Timeout=600 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
-
-has_candidates() {
-  local p cand
-  for p in "$@"; do
-    cand=$(apt-cache policy "$p" 2>/dev/null | awk '/Candidate:/{print $2; exit}')
-    if [ -z "$cand" ] || [ "$cand" = "(none)" ]; then return 1; fi
-  done
-}
+# Nothing the install brings (avahi-daemon, dbus) may start on the machine.
+deny_daemon_starts
 
 # shellcheck disable=SC2086 # $need is a newline separated list of package names
 set -- $need
@@ -146,30 +97,10 @@ if printf '%s\n' "$@" | grep -qx avahi-daemon; then
   # Masked before the install too, so nothing can activate it in between.
   keep_avahi_off
 fi
-updated=0
-if ! has_candidates "$@"; then
-  log "package lists lack some of them: apt-get update"
-  apt-get "${APT_OPTS[@]}" update
-  updated=1
-fi
-# Recommends are left out on purpose: avahi-daemon recommends libnss-mdns,
-# which would rewrite /etc/nsswitch.conf for the whole machine.
-if ! apt-get "${APT_OPTS[@]}" install -y --no-install-recommends "$@"; then
-  if [ "$updated" = 1 ]; then
-    log "apt-get install failed"
-    exit 1
-  fi
-  log "install failed with the current lists (stale mirror files?): apt-get update and retry"
-  apt-get "${APT_OPTS[@]}" update
-  apt-get "${APT_OPTS[@]}" install -y --no-install-recommends "$@"
-fi
+apt_install "$@"
 
 if [ "$installing_avahi" = 1 ]; then keep_avahi_off; fi
 report_machine_avahi
 
-left=$(missing_packages)
-if [ -n "$left" ]; then
-  log "still missing after install: $(echo "$left" | tr '\n' ' ')"
-  exit 1
-fi
+check_installed
 log "LAN test prerequisites installed"
