@@ -114,7 +114,7 @@ describe('gossip registry state', () => {
 });
 
 describe('gossip Update codec', () => {
-  it('round-trips our stamp and claim through update.ts; malformed input throws', () => {
+  it('round-trips our stamp, claim, prev and incarnation through update.ts; malformed input throws', () => {
     const data = new TextEncoder().encode('{"name":"x"}');
     const m = decodeMessage(
       encodeMessage({
@@ -125,6 +125,8 @@ describe('gossip Update codec', () => {
         seq: 1_781_234_567_890_123,
         ttl: 30_000,
         claim: 42,
+        prev: 1_781_234_567_890_100,
+        incarnation: 3,
       }),
     );
     assert.deepEqual(
@@ -137,6 +139,8 @@ describe('gossip Update codec', () => {
         seq: 1_781_234_567_890_123,
         ttl: 30_000,
         claim: 42,
+        prev: 1_781_234_567_890_100,
+        incarnation: 3,
       },
     );
     for (const bad of [

@@ -24,10 +24,18 @@ export interface RegistryMessage {
   ttl?: number | undefined;
   /** Hybrid logical time of the registration: the highest claim owns a node id. */
   claim?: number | undefined;
+  /** The origin's sequence of its change before this update: receivers apply an origin's changes in order. */
+  prev?: number | undefined;
+  /** The origin's SWIM incarnation when it sent this: tells an update of a later life from a dead one's. */
+  incarnation?: number | undefined;
 }
 
 /** Our key beside update.ts's stamp: the claim that settles which origin owns a node id. */
 export const CLAIM_KEY = 'x-rollcall-claim';
+/** Our key for {@link RegistryMessage.prev}. */
+export const PREV_KEY = 'x-rollcall-prev';
+/** Our key for {@link RegistryMessage.incarnation}. */
+export const INCARNATION_KEY = 'x-rollcall-inc';
 
 const ACTIONS: readonly UpdateAction[] = ['create', 'delete', 'update', 'sync'];
 
@@ -42,6 +50,8 @@ export function encodeMessage(m: RegistryMessage): Uint8Array {
   if (m.origin !== undefined) {
     metadata = stampMetadata({ origin: m.origin, seq: BigInt(m.seq ?? 0), ttlMs: m.ttl ?? 0 });
     if (m.claim !== undefined) metadata[CLAIM_KEY] = String(m.claim);
+    if (m.prev !== undefined) metadata[PREV_KEY] = String(m.prev);
+    if (m.incarnation !== undefined) metadata[INCARNATION_KEY] = String(m.incarnation);
   }
   return encodeUpdate({
     expires: m.expires,
@@ -62,8 +72,7 @@ export function decodeMessage(buf: Uint8Array): RegistryMessage {
   const stamp = readStamp(u.metadata);
   const seq = stamp && stamp.seq <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(stamp.seq) : undefined;
   if (stamp && seq === undefined) throw new MessageError('sequence beyond 2^53');
-  const claimText = Object.hasOwn(u.metadata, CLAIM_KEY) ? u.metadata[CLAIM_KEY] : undefined;
-  const claim = claimText !== undefined && /^\d{1,16}$/.test(claimText) ? Number(claimText) : undefined;
+  const claim = decimal(u.metadata, CLAIM_KEY);
   return {
     action,
     expires: u.expires,
@@ -72,7 +81,16 @@ export function decodeMessage(buf: Uint8Array): RegistryMessage {
     seq,
     ttl: stamp ? Math.min(stamp.ttlMs, 2 ** 31 - 1) : undefined,
     claim,
+    prev: decimal(u.metadata, PREV_KEY),
+    incarnation: decimal(u.metadata, INCARNATION_KEY),
   };
+}
+
+/** A metadata value that is a safe decimal integer, else undefined (a foreign or mangled value is ignored). */
+function decimal(metadata: Record<string, string>, key: string): number | undefined {
+  const text = Object.hasOwn(metadata, key) ? metadata[key] : undefined;
+  const n = text !== undefined && /^\d{1,16}$/.test(text) ? Number(text) : undefined;
+  return n !== undefined && Number.isSafeInteger(n) ? n : undefined;
 }
 
 /** The Service as Go Micro's JSON tags write it. */

@@ -27,6 +27,7 @@ import { encodeDead, encodeUserPacket, NodeState } from '../wire/messages.js';
 import { encryptOverhead } from '../wire/security.js';
 import { Entries, type EntryChange, nodeKey } from './entries.js';
 import { decodeMessage, encodeMessage, parseServiceJson, type RegistryMessage, serviceJson, type UpdateAction } from './message.js';
+import { type GateDrop, type GatedUpdate, OriginGate, type OriginStatus } from './origin-order.js';
 import type { GossipOptions, GossipSettings } from './settings.js';
 
 /** Go Micro's updates carry an absolute expiry from the sender's clock: kept at most this long. */
@@ -36,6 +37,16 @@ const MAX_QUEUED = 4096;
 /** Rejoining the seeds while no peer is reachable: first after 1 s, doubling up to 30 s. */
 const REJOIN_MIN_MS = 1_000;
 const REJOIN_MAX_MS = 30_000;
+/** Updates waiting for their origin or for an earlier change: at most this many, and this many bytes. */
+const MAX_HELD = 1024;
+const MAX_HELD_BYTES = 2 * 1024 * 1024;
+
+/** An update that passed decoding, as the origin gate holds and applies it. */
+interface Arrival {
+  message: RegistryMessage & { origin: string; seq: number; ttl: number };
+  service: Service;
+  payload: Uint8Array;
+}
 
 const STATE_NAMES: Record<number, Member['status']> = {
   [NodeState.alive]: 'alive',
@@ -69,7 +80,29 @@ export class GossipRegistry extends LocalViewAdapter {
   #rejoinTimer: Timer | undefined;
   #rejoinDelay = REJOIN_MIN_MS;
   #crashed = false;
-  readonly counters = { updatesSent: 0, updatesReceived: 0, updatesRequeued: 0, staleUpdates: 0, largeUpdates: 0, originsDropped: 0 };
+  /** Our sequence of our last change (not heartbeat): the `prev` of what we send next. */
+  #lastChange = 0;
+  readonly #gate: OriginGate<Arrival>;
+  readonly counters = {
+    updatesSent: 0,
+    updatesReceived: 0,
+    updatesRequeued: 0,
+    staleUpdates: 0,
+    largeUpdates: 0,
+    originsDropped: 0,
+    /** Not a readable `gossip.Update` (protobuf, action, stamp). */
+    badUpdates: 0,
+    /** The data is not JSON of a valid Service. */
+    badServices: 0,
+    /** The Service JSON is over the per-node size limit. */
+    oversizedUpdates: 0,
+    /** From an origin SWIM holds dead or left at the same or a later incarnation. */
+    deadOriginUpdates: 0,
+    /** Held for an origin that never joined within the bound. */
+    unknownOriginDropped: 0,
+    /** Held updates dropped because the hold was full. */
+    heldOverflow: 0,
+  };
 
   static async start(options: GossipOptions, settings: GossipSettings): Promise<GossipRegistry> {
     const clock = settings.clock ?? systemClock;
@@ -104,6 +137,19 @@ export class GossipRegistry extends LocalViewAdapter {
     this.#entries = new Entries({ clock, view: this.view, tombstoneMs: Math.max(60_000, this.defaultTtl * 3) });
     const self = transport.advertiseAddress;
     this.#seeds = settings.seeds.filter((s) => !(s.host === self.host && s.port === self.port));
+    const config = settings.config;
+    this.#gate = new OriginGate<Arrival>({
+      clock,
+      // A later change overtook an earlier one: a few gossip rounds bring the earlier one.
+      gapHoldMs: Math.max(250, 5 * config.gossipInterval),
+      // A new member's alive message reaches everyone within a few probe and gossip rounds.
+      unknownHoldMs: Math.max(5 * config.probeInterval, 25 * config.gossipInterval),
+      maxHeld: MAX_HELD,
+      maxHeldBytes: MAX_HELD_BYTES,
+      status: (origin) => this.#originStatus(origin),
+      apply: (update) => this.#applyArrival(update.item),
+      drop: (update, why) => this.#gateDrop(update, why),
+    });
     this.#queue = new TransmitLimitedQueue({
       // Registrations are rarer than membership news and matter more: sent at least as often as on a LAN.
       retransmitMult: Math.max(4, settings.config.retransmitMult),
@@ -117,7 +163,7 @@ export class GossipRegistry extends LocalViewAdapter {
       layers: { label: labelBytes(settings.label), keyring: settings.keyring, compression: settings.config.enableCompression },
       name: settings.name,
       delegate: {
-        notifyMsg: (payload) => this.#receive(payload, false),
+        notifyMsg: (payload) => this.#receive(payload),
         getBroadcasts: (overhead, limit) => this.#queue.take(overhead, limit),
         localState: () => this.#localState(),
         mergeRemoteState: (state) => this.#mergeState(state),
@@ -161,8 +207,12 @@ export class GossipRegistry extends LocalViewAdapter {
   }
 
   #onMember(event: MemberEvent): void {
-    if (event.type === 'join') this.#greet(event.member);
+    if (event.type === 'join') {
+      this.#gate.known(event.member.name);
+      this.#greet(event.member);
+    }
     if (event.type === 'leave') {
+      this.#gate.gone(event.member.name);
       const dropped = this.#entries.dropOrigin(event.member.name);
       if (dropped > 0) this.counters.originsDropped++;
     }
@@ -207,6 +257,8 @@ export class GossipRegistry extends LocalViewAdapter {
    */
   #publish(service: Service, action: UpdateAction, ttl: number, claim: number, heartbeat = false): void {
     const seq = ++this.#seq;
+    const prev = this.#lastChange;
+    if (!heartbeat) this.#lastChange = seq;
     const deleted = action === 'delete';
     const key = nodeKey(service);
     this.#entries.apply({ origin: this.memberName, seq, claim, service, deleted, ttl });
@@ -218,6 +270,8 @@ export class GossipRegistry extends LocalViewAdapter {
       seq,
       ttl,
       claim,
+      prev,
+      incarnation: this.swim.members.local.incarnation,
     };
     this.counters.updatesSent++;
     const name = `upd:${this.memberName}\u0000${key}`;
@@ -265,15 +319,28 @@ export class GossipRegistry extends LocalViewAdapter {
 
   // --- receiving ---
 
-  #receive(payload: Uint8Array, fromState: boolean): void {
+  #receive(payload: Uint8Array): void {
     this.counters.updatesReceived++;
     let message: RegistryMessage;
-    let service: Service;
     try {
       message = decodeMessage(payload);
+    } catch (error) {
+      this.counters.badUpdates++;
+      this.noteDrop(`unreadable update: ${(error as Error).message}`, 'gossip');
+      return;
+    }
+    // Checked before parsing, so an oversized update costs no more than its length check.
+    if (message.data.length > this.limits.maxNodeEncodedBytes) {
+      this.counters.oversizedUpdates++;
+      this.noteDrop(`update data of ${message.data.length} bytes is over ${this.limits.maxNodeEncodedBytes}`, 'gossip');
+      return;
+    }
+    let service: Service;
+    try {
       service = this.#readService(parseServiceJson(message.data));
     } catch (error) {
-      this.noteDrop(`unreadable update: ${(error as Error).message}`, 'gossip');
+      this.counters.badServices++;
+      this.noteDrop(`update data is not a service: ${(error as Error).message}`, 'gossip');
       return;
     }
     if (message.origin === undefined) {
@@ -283,18 +350,46 @@ export class GossipRegistry extends LocalViewAdapter {
     const origin = message.origin;
     if (origin === this.memberName) return;
     if (message.seq === undefined || message.ttl === undefined) {
+      this.counters.badUpdates++;
       this.noteDrop('update without a sequence or ttl', 'gossip');
       return;
     }
+    const arrival: Arrival = { message: { ...message, origin, seq: message.seq, ttl: message.ttl }, service, payload };
+    this.#gate.submit({
+      origin,
+      seq: message.seq,
+      prev: message.prev,
+      // Heartbeats travel as `update`; every other action is a change later updates may name.
+      change: message.action !== 'update',
+      incarnation: message.incarnation,
+      bytes: payload.length,
+      item: arrival,
+    });
+  }
+
+  #originStatus(origin: string): OriginStatus {
     const member = this.swim.members.get(origin);
-    if (member && (member.state === NodeState.dead || member.state === NodeState.left)) {
-      this.noteDrop('update from a member that is dead or left', 'gossip');
-      return;
-    }
+    if (!member) return { state: 'unknown' };
+    if (member.state === NodeState.dead || member.state === NodeState.left) return { state: 'gone', incarnation: member.incarnation };
+    return { state: 'alive' };
+  }
+
+  #gateDrop(update: GatedUpdate<Arrival>, why: GateDrop): void {
+    if (why === 'gone') this.counters.deadOriginUpdates++;
+    else if (why === 'unknown') this.counters.unknownOriginDropped++;
+    else this.counters.heldOverflow++;
+    this.noteDrop(
+      `update from ${update.origin}: ${why === 'gone' ? 'origin is dead or left' : why === 'unknown' ? 'origin never joined' : 'hold is full'}`,
+      'gossip',
+    );
+  }
+
+  /** An update the gate let through: applied per node, and passed on when it was new to us. */
+  #applyArrival({ message, service, payload }: Arrival): void {
     let applied = false;
     for (const node of service.nodes) {
       const change: EntryChange = {
-        origin,
+        origin: message.origin,
         seq: message.seq,
         claim: message.claim ?? 0,
         service: withNodes(service, [node]),
@@ -305,8 +400,8 @@ export class GossipRegistry extends LocalViewAdapter {
       else this.counters.staleUpdates++;
     }
     // New to us: pass it on, under the same name so a newer one replaces it in our queue too.
-    if (applied && !fromState && service.nodes.length === 1) {
-      if (this.#enqueue(payload, `upd:${origin}\u0000${nodeKey(service)}`)) this.counters.updatesRequeued++;
+    if (applied && service.nodes.length === 1) {
+      if (this.#enqueue(payload, `upd:${message.origin}\u0000${nodeKey(service)}`)) this.counters.updatesRequeued++;
     }
   }
 
@@ -464,6 +559,7 @@ export class GossipRegistry extends LocalViewAdapter {
       );
     }
     await this.swim.close();
+    this.#gate.close();
     this.#entries.close();
     this.#queue.reset();
   }
@@ -476,6 +572,10 @@ export class GossipRegistry extends LocalViewAdapter {
       entries: this.#entries.size,
       expired: this.#entries.expired,
       queued: this.#queue.size,
+      held: this.#gate.heldCount,
+      heldUpdates: this.#gate.heldTotal,
+      heldBytes: this.#gate.heldBytes,
+      heldReleased: this.#gate.released,
       ...this.counters,
     };
   }
