@@ -4,60 +4,17 @@
  * keyed by a hash of the source and the Go version, and run inside LAN hosts.
  */
 import type { ChildProcess } from 'node:child_process';
-import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildGoProgram } from './go-build.js';
 import { jsonLines, type LanHost, stopChild, waitForLine } from './lan.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const source = join(here, 'go-mdns', 'main.go');
-const repoRoot = resolve(here, '..', '..');
-const cacheDir = join(repoRoot, '.cache', 'peers', 'go-mdns');
-/** Where Debian's Go packages live; GOPATH mode builds offline from there. */
-const GOPATH = '/usr/share/gocode';
-
-function sh(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<string> {
-  return new Promise((ok, fail) => {
-    execFile(cmd, args, { env, encoding: 'utf8', maxBuffer: 8 << 20 }, (err, stdout, stderr) =>
-      err ? fail(new Error(`${cmd} ${args.join(' ')}: ${stderr.trim() || err.message}`)) : ok(stdout),
-    );
-  });
-}
-
-let building: Promise<string> | undefined;
 
 /** Path of the built binary; builds it when the source or Go changed. */
 export function buildGoMdns(): Promise<string> {
-  building ??= (async () => {
-    const goVersion = (await sh('go', ['version'])).trim();
-    const hash = createHash('sha256').update(readFileSync(source)).update(goVersion).digest('hex').slice(0, 16);
-    const bin = join(cacheDir, `go-mdns-${hash}`);
-    if (existsSync(bin)) return bin;
-    mkdirSync(cacheDir, { recursive: true });
-    // Build to a private name and rename: concurrent test files may build at once.
-    const tmp = `${bin}.${process.pid}.tmp`;
-    const env = {
-      ...process.env,
-      GO111MODULE: 'off',
-      GOPATH,
-      GOFLAGS: '',
-      GOCACHE: join(cacheDir, 'gocache'),
-      CGO_ENABLED: '0',
-    };
-    try {
-      await sh('go', ['build', '-o', tmp, source], env);
-      renameSync(tmp, bin);
-    } finally {
-      rmSync(tmp, { force: true });
-    }
-    return bin;
-  })();
-  building.catch(() => {
-    building = undefined;
-  });
-  return building;
+  return buildGoProgram({ name: 'go-mdns', source });
 }
 
 export interface GoMdnsEntry {

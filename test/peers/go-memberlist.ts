@@ -9,22 +9,18 @@
  * {@link startGoMemberlist} (a real member on 127.0.0.1 that also answers the encoder commands).
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { peerSkip, sh } from './peer-process.js';
+import { buildGoProgram, GOPATH } from './go-build.js';
+import { peerSkip } from './peer-process.js';
 import { stopChild } from './process.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const sourceDir = join(here, 'go-memberlist');
 const source = join(sourceDir, 'main.go');
 const overlayDir = join(sourceDir, 'overlay');
-const repoRoot = resolve(here, '..', '..');
-const cacheDir = join(repoRoot, '.cache', 'peers', 'go-memberlist');
-/** Where Debian's Go packages live; GOPATH mode builds offline from there. */
-const GOPATH = '/usr/share/gocode';
 const MEMBERLIST_DIR = join(GOPATH, 'src', 'github.com', 'hashicorp', 'memberlist');
 
 /** Why the peer cannot be built here, or undefined when it can. */
@@ -46,39 +42,14 @@ export function goMemberlistSkip(): string | false {
   return peerSkip('Go memberlist peer', goMemberlistMissing());
 }
 
-let building: Promise<string> | undefined;
-
 /** Path of the built binary; builds it when a source file or Go changed. */
 export function buildGoMemberlist(): Promise<string> {
-  building ??= (async () => {
-    const goVersion = (await sh('go', ['version'])).trim();
-    const overlays = readdirSync(overlayDir)
+  const overlay = Object.fromEntries(
+    readdirSync(overlayDir)
       .filter((f) => f.endsWith('.go'))
-      .sort();
-    const hash = createHash('sha256').update(readFileSync(source)).update(goVersion);
-    for (const f of overlays) hash.update(f).update(readFileSync(join(overlayDir, f)));
-    const bin = join(cacheDir, `go-memberlist-${hash.digest('hex').slice(0, 16)}`);
-    if (existsSync(bin)) return bin;
-    mkdirSync(cacheDir, { recursive: true });
-    // Build to private names and rename: concurrent test files may build at once.
-    const tmp = `${bin}.${process.pid}.tmp`;
-    const overlayJson = `${tmp}.overlay.json`;
-    const replace = Object.fromEntries(overlays.map((f) => [join(MEMBERLIST_DIR, `zz_rollcall_${f}`), join(overlayDir, f)]));
-    writeFileSync(overlayJson, JSON.stringify({ Replace: replace }));
-    const env = { ...process.env, GO111MODULE: 'off', GOPATH, GOFLAGS: '', GOCACHE: join(cacheDir, 'gocache'), CGO_ENABLED: '0' };
-    try {
-      await sh('go', ['build', '-overlay', overlayJson, '-o', tmp, source], env);
-      renameSync(tmp, bin);
-    } finally {
-      rmSync(tmp, { force: true });
-      rmSync(overlayJson, { force: true });
-    }
-    return bin;
-  })();
-  building.catch(() => {
-    building = undefined;
-  });
-  return building;
+      .map((f) => [join(MEMBERLIST_DIR, `zz_rollcall_${f}`), join(overlayDir, f)]),
+  );
+  return buildGoProgram({ name: 'go-memberlist', source, overlay });
 }
 
 /** A reply or event line from the peer. */

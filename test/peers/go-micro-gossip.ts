@@ -7,18 +7,15 @@
  * {@link startGoMicroGossip} runs a registry member on 127.0.0.1 that gossips real updates.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildGoProgram, GOPATH } from './go-build.js';
 import { type GoLine, GoMemberlistProcess } from './go-memberlist.js';
-import { peerSkip, sh } from './peer-process.js';
+import { peerSkip } from './peer-process.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const source = join(here, 'go-micro-gossip', 'main.go');
-const cacheDir = join(resolve(here, '..', '..'), '.cache', 'peers', 'go-micro-gossip');
-/** Debian's Go packages; GOPATH mode builds offline from there. */
-const GOPATH = '/usr/share/gocode';
 
 /** Why the peer cannot be built here, or undefined when it can. */
 export function goMicroGossipMissing(): string | undefined {
@@ -37,31 +34,9 @@ export function goMicroGossipSkip(): string | false {
   return peerSkip('Go Micro gossip peer', goMicroGossipMissing());
 }
 
-let building: Promise<string> | undefined;
-
 /** Path of the built binary; builds it (about a minute the first time) when the source or Go changed. */
 export function buildGoMicroGossip(): Promise<string> {
-  building ??= (async () => {
-    const goVersion = (await sh('go', ['version'])).trim();
-    const hash = createHash('sha256').update(readFileSync(source)).update(goVersion).digest('hex').slice(0, 16);
-    const bin = join(cacheDir, `go-micro-gossip-${hash}`);
-    if (existsSync(bin)) return bin;
-    mkdirSync(cacheDir, { recursive: true });
-    // A private name, then rename: concurrent test files may build at once.
-    const tmp = `${bin}.${process.pid}.tmp`;
-    const env = { ...process.env, GO111MODULE: 'off', GOPATH, GOFLAGS: '', GOCACHE: join(cacheDir, 'gocache'), CGO_ENABLED: '0' };
-    try {
-      await sh('go', ['build', '-o', tmp, source], env);
-      renameSync(tmp, bin);
-    } finally {
-      rmSync(tmp, { force: true });
-    }
-    return bin;
-  })();
-  building.catch(() => {
-    building = undefined;
-  });
-  return building;
+  return buildGoProgram({ name: 'go-micro-gossip', source });
 }
 
 /** A peer process with no member: encode, decode, servicejson, statejson. */
