@@ -62,13 +62,22 @@ const phases = [
     match: ['consul/state-loss', 'consul/crash', 'consul/cluster-failover', 'consul/takeover', 'client/shutdown', 'client/consul'],
   },
   // The idle-stream test compares CPU and memory of an attacked run to an un-attacked one.
-  { name: 'load', concurrency: 1, match: ['consul/scale', 'gossip/net-idle-streams', 'gossip/swim-flood'] },
+  { name: 'load', concurrency: 1, match: ['consul/scale', 'gossip/net-idle-streams', 'gossip/swim-flood', 'gossip/registry-fuzz'] },
   // The Go peer collects answers for a fixed window: a starved host answers late and looks absent.
   // Gossip peers probe on a one-second cycle and declare a starved node suspect within seconds.
   {
     name: 'Go peer windows',
     concurrency: 1,
-    match: ['mdns/go-interop', 'gossip/go-memberlist-peer', 'gossip/serf-peer', 'gossip/swim-real-', 'adapters/gossip'],
+    match: [
+      'mdns/go-interop',
+      'gossip/go-memberlist-peer',
+      'gossip/serf-peer',
+      'gossip/swim-real-',
+      'adapters/gossip',
+      'gossip/registry-faults',
+      'gossip/registry-keyring',
+      'gossip/registry-ipv6',
+    ],
   },
   // CPU and memory measured against a baseline window, and 2,000 lookups against a lookup timeout.
   { name: 'mdns hostile input', concurrency: 1, match: ['mdns/hostile', 'mdns/lookup-storm'] },
