@@ -77,6 +77,7 @@ const phases = [
       'gossip/registry-faults',
       'gossip/registry-keyring',
       'gossip/registry-ipv6',
+      'gossip/registry-go-micro.test',
     ],
   },
   // CPU and memory measured against a baseline window, and 2,000 lookups against a lookup timeout.

@@ -69,11 +69,16 @@ export interface GoMicroGossip extends GoMemberlistProcess {
   readonly port: number;
   /** bind host:port, to use as a seed. */
   readonly address: string;
-  /** Registers a service (Go Micro JSON object) with a ttl; resolves with the Update bytes sent (hex). */
-  register(service: unknown, ttlMs: number): Promise<string>;
+  /**
+   * Registers a service (Go Micro JSON object) with a ttl; resolves with the Update bytes (hex).
+   * `local`: held but not broadcast, so others learn it only from this member's push/pull state.
+   */
+  register(service: unknown, ttlMs: number, options?: { local?: boolean }): Promise<string>;
   deregister(service: unknown): Promise<string>;
   /** Go's registry state: `map[name][]Service`. */
   services(): Promise<Record<string, unknown[]>>;
+  /** memberlist Join (a push/pull with join set, both states merged); resolves with how many answered. */
+  join(addrs: string[]): Promise<number>;
 }
 
 /** Starts a member; resolves once its socket is open and its start-up join (if any) returned. */
@@ -100,8 +105,10 @@ export async function startGoMicroGossip(o: GoMicroGossipOptions = {}): Promise<
     name: String(ready.name),
     port: Number(ready.port),
     address: String(ready.bind),
-    register: async (service: unknown, ttlMs: number) => String((await proc.call({ cmd: 'register', service, ttlMs })).hex),
+    register: async (service: unknown, ttlMs: number, options: { local?: boolean } = {}) =>
+      String((await proc.call({ cmd: 'register', service, ttlMs, local: options.local === true })).hex),
     deregister: async (service: unknown) => String((await proc.call({ cmd: 'deregister', service })).hex),
-    services: async () => (await proc.call({ cmd: 'services' })).services as Record<string, unknown[]>,
+    services: async () => ((await proc.call({ cmd: 'services' })).services ?? {}) as Record<string, unknown[]>,
+    join: async (addrs: string[]) => Number((await proc.call({ cmd: 'join', addrs })).joined),
   }) as GoMicroGossip;
 }

@@ -13,7 +13,7 @@ import type { Registry } from '../../registry.js';
 import { GossipRegistry } from './registry/registry.js';
 import { type GossipOptions, resolveGossipSettings } from './registry/settings.js';
 
-export type { GossipOptions, GossipPreset, GossipProfile } from './registry/settings.js';
+export type { GoMicroTtlOptions, GossipOptions, GossipPreset, GossipProfile } from './registry/settings.js';
 
 /**
  * Creates a gossip registry: binds UDP and TCP on one port, joins the seeds (and keeps trying

@@ -16,7 +16,7 @@
 // Out (stdout, JSON lines): ready, joined, update (a received update: action, expires, metadata,
 // service), dropped (undecodable message, with the reason), expire, merge (services of a join
 // state). In (stdin): register, deregister, services, members, encode, decode, servicejson,
-// statejson, localstate, leave, shutdown.
+// statejson, localstate, join, leave, shutdown.
 package main
 
 import (
@@ -415,6 +415,10 @@ type command struct {
 	Metadata  map[string]string `json:"metadata"`
 	Data      string            `json:"data"`
 	TimeoutMs int               `json:"timeoutMs"`
+	// Local registers without a broadcast: a service this member holds but never announced (as
+	// one learned from an earlier join's state), reachable only through push/pull.
+	Local bool     `json:"local"`
+	Addrs []string `json:"addrs"`
 }
 
 func reply(c command, v map[string]interface{}) {
@@ -504,11 +508,21 @@ func memberCommand(m *memberlist.Memberlist, r *registry, skew time.Duration, c 
 			up.Action = actionDelete
 			r.apply(actionDelete, nil, s)
 		}
-		r.queue.QueueBroadcast(&broadcast{up: up})
+		if !c.Local {
+			r.queue.QueueBroadcast(&broadcast{up: up})
+		}
 		b, _ := up.marshal()
 		reply(c, map[string]interface{}{"ok": true, "hex": hex.EncodeToString(b)})
 	case "services":
 		reply(c, map[string]interface{}{"services": r.snapshot()})
+	case "join":
+		// A later join (Go Micro's connect loop): a push/pull with join set, state both ways.
+		n, err := m.Join(c.Addrs)
+		if err != nil {
+			replyErr(c, err)
+			return
+		}
+		reply(c, map[string]interface{}{"ok": true, "joined": n})
 	case "localstate":
 		b := (&delegate{r: r}).LocalState(true)
 		reply(c, map[string]interface{}{"hex": hex.EncodeToString(b)})

@@ -29,9 +29,8 @@ import { Entries, type EntryChange, nodeKey } from './entries.js';
 import { decodeMessage, encodeMessage, parseServiceJson, type RegistryMessage, serviceJson, type UpdateAction } from './message.js';
 import { type GateDrop, type GatedUpdate, OriginGate, type OriginStatus } from './origin-order.js';
 import type { GossipOptions, GossipSettings } from './settings.js';
+import { decodeState, encodeState } from './state.js';
 
-/** Go Micro's updates carry an absolute expiry from the sender's clock: kept at most this long. */
-const GO_MICRO_MAX_TTL = 5 * 60_000;
 /** Queued updates kept at most (the freshest); older ones still reach everyone through push/pull. */
 const MAX_QUEUED = 4096;
 /** Rejoining the seeds while no peer is reachable: first after 1 s, doubling up to 30 s. */
@@ -54,12 +53,6 @@ const STATE_NAMES: Record<number, Member['status']> = {
   [NodeState.dead]: 'dead',
   [NodeState.left]: 'left',
 };
-
-/** The user state a push/pull carries. */
-interface StateDump {
-  rollcall: 1;
-  entries: { o: string; s: number; c: number; t: number; d: unknown }[];
-}
 
 export class GossipRegistry extends LocalViewAdapter {
   readonly swim: SwimNode;
@@ -410,64 +403,76 @@ export class GossipRegistry extends LocalViewAdapter {
    * kept until a delete or its expiry, clamped so a skewed sender clock cannot keep it forever.
    */
   #receiveGoMicro(payload: Uint8Array, message: RegistryMessage, service: Service): void {
+    const deleted = message.action === 'delete';
     const hash = createHash('sha1').update(payload).digest('base64');
-    if (this.#goSeen.has(hash)) return;
+    // A repeated create is a retransmission (or a late one after a delete): ignored. A repeated
+    // delete still removes a node that was registered again since (a delete's bytes never change).
+    const registeredAgain = () => service.nodes.some((n) => this.#entries.get('', nodeKey(withNodes(service, [n])))?.deleted === false);
+    if (this.#goSeen.has(hash) && !(deleted && registeredAgain())) return;
     this.#goSeen.set(hash, this.clock.now());
     if (this.#goSeen.size > MAX_QUEUED)
       for (const k of [...this.#goSeen.keys()].slice(0, this.#goSeen.size - MAX_QUEUED)) this.#goSeen.delete(k);
-    const ttl = Math.min(GO_MICRO_MAX_TTL, Math.max(0, Number(message.expires / 1_000_000n) - Date.now()));
+    const { min, max } = this.#settings.goMicroTtl;
+    const left = message.expires === 0n ? max : Number(message.expires / 1_000_000n) - Date.now();
+    const ttl = Math.min(max, Math.max(min, left));
     for (const node of service.nodes) {
-      this.#entries.apply({
-        origin: '',
-        seq: ++this.#goSeq,
-        claim: 0,
-        service: withNodes(service, [node]),
-        deleted: message.action === 'delete',
-        ttl,
-      });
+      this.#entries.apply({ origin: '', seq: ++this.#goSeq, claim: 0, service: withNodes(service, [node]), deleted, ttl });
     }
-    this.#enqueue(payload, `go:${hash}`);
+    // Named by the nodes, not the bytes: a delete replaces the create still queued for them.
+    const ids = service.nodes.map((n) => n.id).sort();
+    this.#enqueue(payload, `go:${service.name}\u0000${service.version}\u0000${ids.join('\u0000')}`);
   }
 
   #readService(json: unknown): Service {
     return normalizeService(json, { limits: this.limits, adapter: 'gossip', requireNodes: false, checkEncodedSize: false });
   }
 
+  /** Go Micro's state format (state.ts), so a Go Micro member merges it; each node stamped for rollcall members. */
   #localState(): Uint8Array {
-    const dump: StateDump = {
-      rollcall: 1,
-      entries: this.#entries
-        .live()
-        .filter(({ entry }) => entry.origin !== '')
-        .map(({ entry, remaining }) => ({ o: entry.origin, s: entry.seq, c: entry.claim, t: Math.ceil(remaining), d: entry.service })),
-    };
-    return new TextEncoder().encode(JSON.stringify(dump));
+    return encodeState(
+      this.#entries.live().map(({ entry, remaining }) => ({
+        origin: entry.origin,
+        seq: entry.seq,
+        claim: entry.claim,
+        remaining,
+        service: entry.service,
+      })),
+    );
   }
 
-  /** A peer's whole state: applied like updates, each entry expiring after what it had left at the peer. */
+  /**
+   * A peer's whole state: stamped nodes are applied like updates, each expiring after what it had
+   * left at the peer; Go Micro's (no expiry) are kept at most the clamp window's `max`, and never
+   * replace what we already hold for them (a delete seen here outranks a state that cannot date itself).
+   */
   #mergeState(state: Uint8Array): void {
-    let dump: StateDump;
+    // Go Micro sends an empty state outside a join.
+    if (state.length === 0) return;
+    let decoded: ReturnType<typeof decodeState>;
     try {
-      dump = JSON.parse(new TextDecoder().decode(state)) as StateDump;
-    } catch {
-      this.noteDrop('push/pull state is not JSON', 'gossip');
+      decoded = decodeState(state, { limits: this.limits });
+    } catch (error) {
+      this.noteDrop(`unreadable push/pull state: ${(error as Error).message}`, 'gossip');
       return;
     }
-    // A Go Micro member's state (map of name to services) has no origins: its updates will follow.
-    if (dump?.rollcall !== 1 || !Array.isArray(dump.entries)) return;
-    for (const e of dump.entries) {
-      try {
-        if (typeof e.o !== 'string' || !e.o || !Number.isSafeInteger(e.s) || !Number.isSafeInteger(e.c) || !Number.isSafeInteger(e.t)) {
-          throw new Error('entry fields');
-        }
-        if (e.o === this.memberName) continue;
-        const member = this.swim.members.get(e.o);
+    for (let i = 0; i < decoded.dropped; i++) this.noteDrop('bad push/pull entry', 'gossip');
+    const maxGo = this.#settings.goMicroTtl.max;
+    for (const { service, stamp } of decoded.entries) {
+      const origin = stamp?.origin ?? '';
+      if (origin === this.memberName) continue;
+      if (origin !== '') {
+        const member = this.swim.members.get(origin);
         if (member && (member.state === NodeState.dead || member.state === NodeState.left)) continue;
-        const service = this.#readService(e.d);
-        if (service.nodes.length !== 1) throw new Error('an entry holds one node');
-        this.#entries.apply({ origin: e.o, seq: e.s, claim: e.c, service, deleted: false, ttl: Math.min(e.t, 2 ** 31 - 1) });
-      } catch (error) {
-        this.noteDrop(`bad push/pull entry: ${(error as Error).message}`, 'gossip');
+      }
+      for (const node of service.nodes) {
+        const one = withNodes(service, [node]);
+        if (origin !== '') {
+          const ttl = Math.min(stamp?.remaining ?? 0, 2 ** 31 - 1);
+          this.#entries.apply({ origin, seq: stamp?.seq ?? 0, claim: stamp?.claim ?? 0, service: one, deleted: false, ttl });
+        } else if (this.#entries.get('', nodeKey(one)) === undefined) {
+          const ttl = Math.min(stamp?.remaining ?? maxGo, maxGo);
+          this.#entries.apply({ origin: '', seq: ++this.#goSeq, claim: 0, service: one, deleted: false, ttl });
+        }
       }
     }
   }
@@ -486,7 +491,8 @@ export class GossipRegistry extends LocalViewAdapter {
         for (const node of current.nodes) {
           const one = withNodes(current, [node]);
           const own = this.#own.get(nodeKey(one));
-          if (own) this.#publish(one, 'update', own.ttl, own.claim, true);
+          // 'create', as Go Micro re-registers: its registry ignores 'update' and would expire the node.
+          if (own) this.#publish(one, 'create', own.ttl, own.claim, true);
         }
         return true;
       },

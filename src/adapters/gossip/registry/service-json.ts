@@ -70,6 +70,14 @@ export function serviceFromGoJson(bytes: Uint8Array, options: GoJsonOptions = {}
   return toService(parse(bytes, 'service'), options.limits);
 }
 
+/**
+ * Validates one Service already parsed from JSON, as Go's encoding/json reads it into a
+ * `registry.Service` (keys case-insensitive, unknown keys ignored). Throws as {@link serviceFromGoJson}.
+ */
+export function serviceFromGoValue(value: unknown, limits?: SizeLimits): Service {
+  return toService(value, limits);
+}
+
 /** What a push/pull state held: the valid services, and how many entries were dropped as invalid. */
 export interface GoState {
   services: Service[];
@@ -82,6 +90,19 @@ export interface GoState {
  * counted, so one bad entry costs only itself. A service listed under another name's key is dropped.
  */
 export function decodeGoState(bytes: Uint8Array, options: GoJsonOptions & { maxServices?: number } = {}): GoState {
+  const { entries, dropped } = decodeGoStateWith(bytes, options, () => undefined);
+  return { services: entries.map((e) => e.service), dropped };
+}
+
+/**
+ * {@link decodeGoState}, also reading something more from each raw Service object (a key Go
+ * ignores); `extra` returning `null` drops that Service as invalid.
+ */
+export function decodeGoStateWith<T>(
+  bytes: Uint8Array,
+  options: GoJsonOptions & { maxServices?: number },
+  extra: (raw: unknown) => T | null,
+): { entries: { service: Service; extra: T }[]; dropped: number } {
   const maxBytes = options.maxBytes ?? MAX_GO_STATE_BYTES;
   const maxServices = options.maxServices ?? MAX_GO_STATE_SERVICES;
   if (bytes.length > maxBytes)
@@ -90,9 +111,9 @@ export function decodeGoState(bytes: Uint8Array, options: GoJsonOptions & { maxS
     });
   // Go's empty state: json.Marshal of a nil map is "null".
   const root = bytes.length === 0 ? null : parse(bytes, 'push/pull state');
-  if (root === null) return { services: [], dropped: 0 };
+  if (root === null) return { entries: [], dropped: 0 };
   if (typeof root !== 'object' || Array.isArray(root)) throw invalid('push/pull state must be a JSON object of service lists');
-  const services: Service[] = [];
+  const entries: { service: Service; extra: T }[] = [];
   let dropped = 0;
   let seen = 0;
   for (const [name, list] of Object.entries(root as Record<string, unknown>)) {
@@ -107,7 +128,8 @@ export function decodeGoState(bytes: Uint8Array, options: GoJsonOptions & { maxS
     for (const entry of list) {
       try {
         const service = toService(entry, options.limits);
-        if (service.name === name) services.push(service);
+        const more = extra(entry);
+        if (service.name === name && more !== null) entries.push({ service, extra: more });
         else dropped++;
       } catch (error) {
         if (!(error instanceof RollcallError)) throw error;
@@ -115,7 +137,7 @@ export function decodeGoState(bytes: Uint8Array, options: GoJsonOptions & { maxS
       }
     }
   }
-  return { services, dropped };
+  return { entries, dropped };
 }
 
 function parse(bytes: Uint8Array, what: string): unknown {

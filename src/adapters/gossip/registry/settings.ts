@@ -68,7 +68,38 @@ export interface GossipOptions extends CommonOptions {
    * @default 'memberlist'
    */
   profile?: GossipProfile;
+  /**
+   * How long a Go Micro registration is kept without a renewal, in ms. Go Micro stamps each update
+   * with an absolute expiry from its sender's wall clock; the time left until then is clamped to
+   * `[min, max]`, so a sender clock ahead cannot keep a node for ever and one behind cannot remove
+   * it at once. Go Micro's push/pull state carries no expiry: nodes learned from it are kept `max`.
+   * `min` should exceed Go Micro's re-register interval (30 s by default).
+   * @default { min: 60000, max: 300000 }
+   */
+  goMicroTtl?: GoMicroTtlOptions;
 }
+
+/** The clamp window of {@link GossipOptions.goMicroTtl}, in ms. */
+export interface GoMicroTtlOptions {
+  /**
+   * The least a Go Micro registration is kept, however far behind its sender's clock is.
+   * @default 60000
+   */
+  min?: number;
+  /**
+   * The most a Go Micro registration is kept without a renewal, however far ahead its sender's clock is.
+   * @default 300000
+   */
+  max?: number;
+}
+
+/** The resolved clamp window (ms). */
+export type GoMicroTtlWindow = Required<GoMicroTtlOptions>;
+
+/** Default {@link GossipOptions.goMicroTtl}: a minute at least (two re-register intervals), five at most. */
+export const DEFAULT_GO_MICRO_TTL: Readonly<GoMicroTtlWindow> = Object.freeze({ min: 60_000, max: 300_000 });
+/** The longest a timer can wait (2^31 - 1 ms, about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface GossipSettings {
   seeds: Address[];
@@ -82,6 +113,7 @@ export interface GossipSettings {
   preset: GossipPreset;
   config: SwimConfig;
   profile: GossipProfile;
+  goMicroTtl: GoMicroTtlWindow;
   /** Tests: an in-memory transport and a simulated clock instead of sockets and real time. */
   transport?: Transport;
   clock?: Clock;
@@ -158,5 +190,22 @@ export function resolveGossipSettings(options: GossipOptions): GossipSettings {
       adapter: 'gossip',
     });
   }
-  return { seeds, bind, port, advertise, name, keyring, label, preset, config: presets[preset], profile };
+  const goMicroTtl = resolveGoMicroTtl(options.goMicroTtl);
+  return { seeds, bind, port, advertise, name, keyring, label, preset, config: presets[preset], profile, goMicroTtl };
+}
+
+/** Checks the clamp window: whole ms, 1 <= min <= max <= 2^31 - 1. */
+function resolveGoMicroTtl(value: GossipOptions['goMicroTtl']): GoMicroTtlWindow {
+  if (value === undefined) return { ...DEFAULT_GO_MICRO_TTL };
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return fail('goMicroTtl must be an object { min, max } in ms');
+  const bound = (key: 'min' | 'max'): number => {
+    const v = value[key] ?? DEFAULT_GO_MICRO_TTL[key];
+    if (!Number.isInteger(v) || v < 1 || v > MAX_TIMER_MS)
+      fail(`goMicroTtl.${key} ${JSON.stringify(value[key])} is not a whole number of ms in 1..${MAX_TIMER_MS}`);
+    return v;
+  };
+  const min = bound('min');
+  const max = bound('max');
+  if (min > max) fail(`goMicroTtl.min (${min}) is above goMicroTtl.max (${max})`);
+  return { min, max };
 }
