@@ -103,6 +103,9 @@ describe('mixed cluster: 3 Go memberlist peers + 2 rollcall nodes on real socket
       target.signal('SIGCONT');
     }
     await until(everyone(), up(target.name), suspicionMin, 'alive again everywhere');
+    // Its timers fired late on waking, so it asked a peer for its view of it at once (one push/pull).
+    const { stats } = (await target.request({ cmd: 'stats' })) as { stats: { stallSyncs: number } };
+    assert.ok(stats.stallSyncs >= 1, `stall syncs after SIGCONT: ${stats.stallSyncs}`);
     const after = (await target.request({ cmd: 'self' })).node as { incarnation: number };
     assert.ok(after.incarnation > before.incarnation, `incarnation ${before.incarnation} -> ${after.incarnation}`);
     // A Go peer's accusation sent before the stop may still arrive late and be refuted once more, so rc-1

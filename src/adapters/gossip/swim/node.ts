@@ -71,6 +71,8 @@ export interface SwimStats {
   gossipPackets: number;
   pushPulls: number;
   reconnects: number;
+  /** Push/pulls started because our own timers fired late: the event loop had stalled. */
+  stallSyncs: number;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -96,6 +98,7 @@ export class SwimNode {
     gossipPackets: 0,
     pushPulls: 0,
     reconnects: 0,
+    stallSyncs: 0,
   };
   readonly #clock: Clock;
   readonly #config: SwimConfig;
@@ -109,6 +112,8 @@ export class SwimNode {
   #seq = 0;
   #running = false;
   #closed = false;
+  /** When the last stall sync started; -Infinity before the first. */
+  #lastStallSync = Number.NEGATIVE_INFINITY;
 
   constructor(options: SwimNodeOptions) {
     this.#clock = options.clock;
@@ -299,13 +304,30 @@ export class SwimNode {
       schedule(Math.max(0, interval() - (this.#clock.now() - started)));
     };
     const schedule = (ms: number) => {
+      const due = this.#clock.now() + ms;
       const timer = this.#clock.setTimeout(() => {
         this.#timers.delete(timer);
+        this.#noticeLateness(this.#clock.now() - due);
         void run();
       }, ms);
       this.#timers.add(timer);
     };
     schedule(firstDelay);
+  }
+
+  /**
+   * A timer that fires later than a probe timeout means our event loop stalled (GC, a blocked
+   * thread, SIGSTOP): peers may have suspected us meanwhile, and the gossip carrying that may have
+   * gone to others. One push/pull fetches a peer's view of us at once, so a suspicion is refuted
+   * within a round trip instead of waiting for a probe's buddy message; at most one per probe interval.
+   */
+  #noticeLateness(late: number): void {
+    if (late <= this.#config.probeTimeout) return;
+    const now = this.#clock.now();
+    if (now - this.#lastStallSync < this.#config.probeInterval) return;
+    this.#lastStallSync = now;
+    this.stats.stallSyncs++;
+    void this.#pushPullRandom();
   }
 
   async #probe(): Promise<void> {
