@@ -85,6 +85,12 @@ async function handle({ method, params }: Message): Promise<unknown> {
     case 'unwatch':
       watchers.get(params.watch as number)?.stop();
       return null;
+    case 'keyring': {
+      // The gossip adapter's key rotation (install, use, remove, list) on a running member.
+      const ring = (registry as { keyring?: Record<string, (key?: string) => unknown> }).keyring;
+      if (!ring) throw new Error(`${registry.kind} has no keyring`);
+      return ring[params.op as string]?.(params.key as string | undefined) ?? null;
+    }
     case 'close':
       await registry.close();
       return null;

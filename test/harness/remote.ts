@@ -233,6 +233,11 @@ export class RemoteRegistry implements Registry {
     return this.#call('usage') as Promise<{ cpuMs: number; heapUsed: number }>;
   }
 
+  /** The gossip keyring of the child's registry: `install`, `use` or `remove` a base64 key, or `list`. */
+  keyring(op: 'install' | 'use' | 'remove' | 'list', key?: string): Promise<unknown> {
+    return this.#call('keyring', { op, key });
+  }
+
   /** Closes the registry in the child (goodbyes), then lets the child exit. */
   async close(): Promise<void> {
     if (this.#closed || this.#child.exitCode !== null || this.#child.signalCode !== null) return;

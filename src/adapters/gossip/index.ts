@@ -10,16 +10,24 @@
  * @module
  */
 import type { Registry } from '../../registry.js';
+import type { GossipKeyring } from './registry/keyring-control.js';
 import { GossipRegistry } from './registry/registry.js';
 import { type GossipOptions, resolveGossipSettings } from './registry/settings.js';
 
+export type { GossipKeyring } from './registry/keyring-control.js';
 export type { GoMicroTtlOptions, GossipOptions, GossipPreset, GossipProfile } from './registry/settings.js';
+
+/** A gossip registry: a {@link Registry} with this member's keyring, for rotating keys while it runs. */
+export interface GossipRegistryHandle extends Registry {
+  /** Install the new key on every member, `use` it on each in turn, then `remove` the old one everywhere. */
+  readonly keyring: GossipKeyring;
+}
 
 /**
  * Creates a gossip registry: binds UDP and TCP on one port, joins the seeds (and keeps trying
  * while none answers). Rejects `CONFLICT` when the port is in use.
  */
-export async function createGossipRegistry(options: GossipOptions = {}): Promise<Registry> {
+export async function createGossipRegistry(options: GossipOptions = {}): Promise<GossipRegistryHandle> {
   const settings = resolveGossipSettings(options);
   return GossipRegistry.start(options, settings);
 }

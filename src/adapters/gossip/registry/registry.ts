@@ -26,6 +26,7 @@ import { labelBytes, labelOverhead } from '../wire/label.js';
 import { encodeDead, encodeUserPacket, NodeState } from '../wire/messages.js';
 import { encryptOverhead } from '../wire/security.js';
 import { Entries, type EntryChange, nodeKey } from './entries.js';
+import { type GossipKeyring, keyringControl } from './keyring-control.js';
 import { decodeMessage, encodeMessage, parseServiceJson, type RegistryMessage, serviceJson, type UpdateAction } from './message.js';
 import { type GateDrop, type GatedUpdate, OriginGate, type OriginStatus } from './origin-order.js';
 import type { GossipOptions, GossipSettings } from './settings.js';
@@ -76,6 +77,7 @@ export class GossipRegistry extends LocalViewAdapter {
   /** Our sequence of our last change (not heartbeat): the `prev` of what we send next. */
   #lastChange = 0;
   readonly #gate: OriginGate<Arrival>;
+  readonly #keyring: GossipKeyring;
   readonly counters = {
     updatesSent: 0,
     updatesReceived: 0,
@@ -127,6 +129,7 @@ export class GossipRegistry extends LocalViewAdapter {
   private constructor(options: GossipOptions, settings: GossipSettings, transport: Transport, clock: Clock) {
     super({ kind: 'gossip', options, logger: adapterLogger(options.logger, 'gossip'), capabilities: { members: true }, clock });
     this.#settings = settings;
+    this.#keyring = keyringControl(settings.keyring);
     this.#entries = new Entries({ clock, view: this.view, tombstoneMs: Math.max(60_000, this.defaultTtl * 3) });
     const self = transport.advertiseAddress;
     this.#seeds = settings.seeds.filter((s) => !(s.host === self.host && s.port === self.port));
@@ -163,6 +166,11 @@ export class GossipRegistry extends LocalViewAdapter {
       },
       onEvent: (event) => this.#onMember(event),
     });
+  }
+
+  /** This member's keys, changed while it runs: install the new key everywhere, use it on each member, remove the old. */
+  get keyring(): GossipKeyring {
+    return this.#keyring;
   }
 
   get memberName(): string {
