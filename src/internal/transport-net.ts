@@ -132,11 +132,22 @@ export class NetTransport implements Transport {
     });
   }
 
+  /**
+   * Streams leave from the bound address, as datagrams do, so a peer sees one address per member
+   * and a firewall rule on it covers both; a wildcard bind, or a peer of the other family, leaves
+   * the choice to the routing table.
+   */
+  #streamSource(to: Address): string | undefined {
+    const host = this.address.host;
+    if (host === '0.0.0.0' || host === '::' || isIP(to.host) === 0) return undefined;
+    return isIPv6(host) === isIPv6(to.host) ? host : undefined;
+  }
+
   dial(to: Address, timeoutMs: number): Promise<Stream> {
     if (this.#closed) return Promise.reject(new RollcallError('CLOSED', 'transport is closed'));
     return new Promise((resolve, reject) => {
       // Half-open: a peer that ended its request still reads our answer.
-      const socket = tcpConnect({ host: to.host, port: to.port, allowHalfOpen: true });
+      const socket = tcpConnect({ host: to.host, port: to.port, allowHalfOpen: true, localAddress: this.#streamSource(to) });
       const timer = this.#clock.setTimeout(() => {
         socket.destroy();
         reject(new RollcallError('TIMEOUT', `connecting to ${formatAddress(to)} took more than ${timeoutMs} ms`));

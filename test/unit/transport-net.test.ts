@@ -131,6 +131,25 @@ describe('NetTransport options', () => {
     await assert.rejects(bindNetTransport({ host: '192.0.2.77', port: 0, clock }), (e) => isRollcallError(e, 'INVALID_OPTIONS'));
   });
 
+  it('dial: a stream leaves from the bound address, as datagrams do; a wildcard bind lets routing choose', async () => {
+    const sourceOfDial = async (from: NetTransport): Promise<string> => {
+      const server = await bind('127.0.0.1');
+      const seen = new Promise<string>((resolve) =>
+        server.listen({
+          datagram: () => {},
+          stream: (s) => {
+            resolve(s.remote.host);
+            s.destroy();
+          },
+        }),
+      );
+      (await from.dial(server.address, 2_000)).destroy();
+      return seen;
+    };
+    assert.equal(await sourceOfDial(await bind('127.0.0.23')), '127.0.0.23');
+    assert.equal(await sourceOfDial(await bind('0.0.0.0')), '127.0.0.1');
+  });
+
   it('close: open streams are destroyed, the port is free again', async () => {
     const a = await bind('127.0.0.1');
     const b = await bind('127.0.0.1');
