@@ -13,6 +13,7 @@ const suites: Record<string, () => Promise<unknown>> = {
   },
   gossip: async () => {
     await (await import('./gossip/broadcast.bench.js')).run();
+    await (await import('./gossip/members.bench.js')).run();
     await (await import('./gossip/wire.bench.js')).run();
     await (await import('./gossip/detection.bench.js')).run();
   },
