@@ -16,6 +16,8 @@ import fc from 'fast-check';
 import type { RegistryMessage } from '../../src/adapters/gossip/registry/message.js';
 import type { GossipRegistry } from '../../src/adapters/gossip/registry/registry.js';
 import { encodeUpdate } from '../../src/adapters/gossip/registry/update.js';
+import { local } from '../../src/adapters/gossip/swim/config.js';
+import { suspicionTimeout } from '../../src/adapters/gossip/swim/timing.js';
 import { encodeCompound } from '../../src/adapters/gossip/wire/compound.js';
 import { encodeUserPacket, NodeState } from '../../src/adapters/gossip/wire/messages.js';
 import { forged, type SimRegistries, simRegistries } from './registry-sim.js';
@@ -40,7 +42,12 @@ async function setup(): Promise<SimRegistries & { a: GossipRegistry; b: GossipRe
   });
   assert.ok(await sim.until(async () => done && (await has(b, 'greeter')), 2_000), 'greeter reached b');
   await dead.crash();
-  assert.ok(await sim.until(() => b.swim.members.get(dead.memberName)?.state === NodeState.dead, 20_000, 100), 'b declared m3 dead');
+  // Simulated time, so the bound costs nothing: b probes m3 within a round of its 3 peers (each
+  // probe interval stretched up to 3x by awareness as probes of m3 fail), and the suspicion may run
+  // to its maximum when no other member's confirmation reaches b.
+  const detection =
+    3 * 3 * local.probeInterval + local.suspicionMaxTimeoutMult * suspicionTimeout(local.suspicionMult, 4, local.probeInterval) + 5_000;
+  assert.ok(await sim.until(() => b.swim.members.get(dead.memberName)?.state === NodeState.dead, detection, 100), 'b declared m3 dead');
   return { ...sim, a, b, quiet, dead };
 }
 
