@@ -9,8 +9,7 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { networkInterfaces } from 'node:os';
+import { listInterfaces } from '../adapters/mdns/interfaces.js';
 import { createRegistry, type Logger, type Registry, type RegistryKind, type RegistryOptions, resolveConfig } from '../index.js';
 import type { CommandLine } from './args.js';
 import { UsageError } from './exit.js';
@@ -88,29 +87,13 @@ function gossipMember(options: Record<string, unknown>): void {
 }
 
 /**
- * The interfaces mDNS will use: up, multicast, not loopback, with an address (on Linux read from
- * sysfs, as the adapter does), optionally only those named.
+ * The interfaces mDNS will use: up, multicast, not loopback, with an address (the adapter's own
+ * rule, from the shared interface list), optionally only those named.
  */
 export function describeInterfaces(only?: readonly string[]): { names: string[]; described: string[] } {
-  const names: string[] = [];
-  const described: string[] = [];
-  for (const [name, addresses] of Object.entries(networkInterfaces()).sort(([a], [b]) => (a < b ? -1 : 1))) {
-    if (!addresses || (only && !only.includes(name)) || !multicastCapable(name)) continue;
-    const external = addresses.filter((a) => !a.internal).map((a) => a.address);
-    if (external.length === 0) continue;
-    names.push(name);
-    described.push(`${name} (${external.join(', ')})`);
-  }
-  return { names, described };
-}
-
-function multicastCapable(name: string): boolean {
-  if (process.platform !== 'linux' || !/^[\w.:@-]+$/.test(name)) return true;
-  try {
-    const flags = Number.parseInt(readFileSync(`/sys/class/net/${name}/flags`, 'utf8'), 16);
-    // IFF_UP, IFF_LOOPBACK, IFF_MULTICAST from <net/if.h>.
-    return (flags & 0x1) !== 0 && (flags & 0x8) === 0 && (flags & 0x1000) !== 0;
-  } catch {
-    return true;
-  }
+  const list = listInterfaces(only);
+  return {
+    names: list.map((i) => i.name),
+    described: list.map((i) => `${i.name} (${[...i.v4, ...i.v6].map((a) => a.address).join(', ')})`),
+  };
 }

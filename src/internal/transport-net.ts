@@ -5,11 +5,12 @@
  * @module
  */
 
-import { createSocket, type Socket as DatagramSocket } from 'node:dgram';
-import { createServer, isIP, isIPv6, type Server, type Socket, connect as tcpConnect } from 'node:net';
-import { networkInterfaces } from 'node:os';
+import type { Socket as DatagramSocket } from 'node:dgram';
+import { isIP, isIPv6, type Server, type Socket, connect as tcpConnect } from 'node:net';
 import { RollcallError } from '../errors.js';
+import { bindUdp, listenTcp } from './bind.js';
 import type { Clock } from './clock.js';
+import { listInterfaces } from './interfaces.js';
 import {
   type Address,
   formatAddress,
@@ -57,7 +58,7 @@ export async function bindNetTransport(options: NetTransportOptions): Promise<Ne
     const server = await listenTcp(host, port);
     const boundPort = (server.address() as { port: number }).port;
     try {
-      const udp = await bindUdp(host, boundPort);
+      const udp = await bindUdp({ host, port: boundPort, exclusive: true });
       return new NetTransport(options, server, udp, { host, port: boundPort });
     } catch (error) {
       server.close();
@@ -257,71 +258,16 @@ class SocketStream implements Stream {
   }
 }
 
-function listenTcp(host: string, port: number): Promise<Server> {
-  return new Promise((resolve, reject) => {
-    const server = createServer({ allowHalfOpen: true });
-    server.once('error', (error) => reject(bindError(error as NodeJS.ErrnoException, 'TCP', host, port)));
-    // exclusive: a second process asking for the same port must fail, not share it.
-    server.listen({ host, port, exclusive: true, ipv6Only: false }, () => {
-      server.removeAllListeners('error');
-      resolve(server);
-    });
-  });
-}
-
-function bindUdp(host: string, port: number): Promise<DatagramSocket> {
-  return new Promise((resolve, reject) => {
-    const socket = createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', reuseAddr: false });
-    socket.once('error', (error) => {
-      socket.close();
-      reject(bindError(error as NodeJS.ErrnoException, 'UDP', host, port));
-    });
-    socket.bind({ address: host, port, exclusive: true }, () => {
-      socket.removeAllListeners('error');
-      resolve(socket);
-    });
-  });
-}
-
-function bindError(error: NodeJS.ErrnoException, protocol: string, host: string, port: number): RollcallError {
-  const where = `${protocol} ${formatAddress({ host, port })}`;
-  switch (error.code) {
-    case 'EADDRINUSE':
-      return new RollcallError(
-        'CONFLICT',
-        `${where} is already in use by another socket; pick another port, or port 0 to let the system choose one free for UDP and TCP`,
-        { cause: error },
-      );
-    case 'EADDRNOTAVAIL':
-      return new RollcallError(
-        'INVALID_OPTIONS',
-        `cannot bind ${where}: ${host} is not an address of this machine; bind one of its addresses, or 0.0.0.0 / ::`,
-        { cause: error },
-      );
-    case 'EACCES':
-      return new RollcallError(
-        'PERMISSION_DENIED',
-        `binding ${where} needs privileges (ports below 1024 do); pick a port of 1024 or more`,
-        { cause: error },
-      );
-    default:
-      return new RollcallError('UNAVAILABLE', `cannot bind ${where}: ${error.message}`, { cause: error });
-  }
-}
-
 /**
  * The bound address, or for a wildcard the first private address of this machine of the same
  * family (memberlist#282: advertising 0.0.0.0 makes every peer talk to itself).
  */
 function advertiseFor(bound: Address): Address {
   if (bound.host !== '0.0.0.0' && bound.host !== '::') return bound;
-  const family = bound.host === '::' ? undefined : 'IPv4';
-  for (const addresses of Object.values(networkInterfaces())) {
-    for (const info of addresses ?? []) {
-      if (info.internal || (family && info.family !== family)) continue;
-      if (info.family === 'IPv6' && info.address.startsWith('fe80')) continue;
-      return { host: info.address, port: bound.port };
-    }
+  for (const { v4, v6 } of listInterfaces({ multicast: false })) {
+    const routable = v6.find((a) => !/^fe80:/i.test(a.address));
+    const address = v4[0]?.address ?? (bound.host === '::' ? routable?.address : undefined);
+    if (address) return { host: address, port: bound.port };
   }
   throw new RollcallError(
     'INVALID_OPTIONS',

@@ -7,7 +7,7 @@
  * import { createGossipRegistry } from 'rollcall/gossip';
  * const registry = await createGossipRegistry({ address: ['10.0.0.2:7946', '10.0.0.3:7946'] });
  * ```
- * @module
+ * @module rollcall/gossip
  */
 import type { Registry } from '../../registry.js';
 import type { GossipKeyring } from './registry/keyring-control.js';

@@ -4,71 +4,22 @@
  * to restart its query backoff on each interface that comes up.
  * @module
  */
-import { readFileSync } from 'node:fs';
-import { networkInterfaces } from 'node:os';
 import { RollcallError } from '../../errors.js';
+import { type InterfaceAddress, interfaceNames, listInterfaces as listUsable, type NetInterface } from '../../internal/interfaces.js';
 
-export interface InterfaceAddress {
-  readonly address: string;
-  readonly netmask: string;
-  /** IPv6 scope id (interface index) for link-local addresses. */
-  readonly scopeid?: number;
-}
-
-export interface NetInterface {
-  readonly name: string;
-  readonly v4: readonly InterfaceAddress[];
-  readonly v6: readonly InterfaceAddress[];
-}
-
-// Linux <net/if.h> flags, read from sysfs; Node's os module does not expose them.
-const IFF_UP = 0x1;
-const IFF_LOOPBACK = 0x8;
-const IFF_MULTICAST = 0x1000;
-
-/**
- * Linux: up, multicast on, not loopback, and with carrier (sysfs `flags` omits RUNNING, so the
- * operational state says whether a cable is in). Undefined when sysfs cannot tell.
- */
-function linuxUsable(name: string): boolean | undefined {
-  if (process.platform !== 'linux' || !/^[\w.:@-]+$/.test(name)) return undefined;
-  try {
-    const flags = Number.parseInt(readFileSync(`/sys/class/net/${name}/flags`, 'utf8').trim(), 16);
-    if (!Number.isFinite(flags)) return undefined;
-    if ((flags & IFF_UP) === 0 || (flags & IFF_MULTICAST) === 0 || (flags & IFF_LOOPBACK) !== 0) return false;
-    const state = readFileSync(`/sys/class/net/${name}/operstate`, 'utf8').trim();
-    // "unknown" is what many virtual interfaces report while working.
-    return state === 'up' || state === 'unknown';
-  } catch {
-    return undefined;
-  }
-}
+export type { InterfaceAddress, NetInterface };
 
 /**
  * Multicast-capable interfaces with at least one address, optionally only those named in
- * `allow`. IPv6 link-local addresses are kept (mDNS over IPv6 lives on them).
+ * `allow`, sorted by name. IPv6 link-local addresses are kept (mDNS over IPv6 lives on them).
  */
 export function listInterfaces(allow?: readonly string[], ipv6 = true): NetInterface[] {
-  const out: NetInterface[] = [];
-  for (const [name, addresses] of Object.entries(networkInterfaces())) {
-    if (!addresses || (allow && !allow.includes(name))) continue;
-    const usable = linuxUsable(name);
-    if (usable === false) continue;
-    if (usable === undefined && addresses.every((a) => a.internal)) continue;
-    const v4 = addresses.filter((a) => a.family === 'IPv4' && !a.internal).map((a) => ({ address: a.address, netmask: a.netmask }));
-    const v6 = ipv6
-      ? addresses
-          .filter((a) => a.family === 'IPv6' && !a.internal)
-          .map((a) => ({ address: a.address, netmask: a.netmask, ...(a.scopeid ? { scopeid: a.scopeid } : {}) }))
-      : [];
-    if (v4.length + v6.length > 0) out.push({ name, v4, v6 });
-  }
-  return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return listUsable({ allow, ipv6, multicast: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 /** The error for a host where mDNS cannot work at all, saying why and what to do. */
 export function noInterfaceError(allow?: readonly string[]): RollcallError {
-  const seen = Object.keys(networkInterfaces()).join(', ') || 'none';
+  const seen = interfaceNames().join(', ') || 'none';
   const filter = allow ? ` among the interfaces option (${allow.join(', ')})` : '';
   return new RollcallError(
     'UNSUPPORTED',

@@ -16,10 +16,11 @@
  * @module
  */
 
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { createSocket, type RemoteInfo, type Socket, type SocketOptions } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { RollcallError } from '../../errors.js';
+import { bindUdp } from '../../internal/bind.js';
 import { systemClock } from '../../internal/clock.js';
 import type { NetInterface } from './interfaces.js';
 
@@ -156,13 +157,12 @@ function socketsOnMdnsPort(file: string, unreadable: number): number {
   }
 }
 
+function socketOptions(type: 'udp4' | 'udp6', shared: boolean): Omit<SocketOptions, 'type'> {
+  return { reuseAddr: shared, ...(type === 'udp6' ? { ipv6Only: true } : {}), lookup: literalLookup as never };
+}
+
 function newSocket(type: 'udp4' | 'udp6', shared: boolean): Socket {
-  return createSocket({
-    type,
-    reuseAddr: shared,
-    ...(type === 'udp6' ? { ipv6Only: true } : {}),
-    lookup: literalLookup as never,
-  });
+  return createSocket({ type, ...socketOptions(type, shared) });
 }
 
 /**
@@ -379,15 +379,9 @@ export class Transport {
 
   async #openEphemeral(): Promise<void> {
     const bindAndOpen = async (type: 'udp4' | 'udp6'): Promise<Socket | undefined> => {
-      const socket = newSocket(type, false);
+      let socket: Socket | undefined;
       try {
-        await new Promise<void>((resolve, reject) => {
-          socket.once('error', reject);
-          socket.bind(0, type === 'udp4' ? '0.0.0.0' : '::', () => {
-            socket.off('error', reject);
-            resolve();
-          });
-        });
+        socket = await bindUdp({ host: type === 'udp4' ? '0.0.0.0' : '::', port: 0, socket: socketOptions(type, false) });
         this.#wrappers.push(
           await open(
             socket,
@@ -401,7 +395,7 @@ export class Transport {
         this.#ephemeralPorts.set(socket, socket.address().port);
         return socket;
       } catch {
-        socket.close();
+        socket?.close();
         return undefined;
       }
     };

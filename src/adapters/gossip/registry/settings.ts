@@ -7,6 +7,7 @@ import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { RollcallError } from '../../../errors.js';
 import type { Clock } from '../../../internal/clock.js';
+import { splitHostPort } from '../../../internal/host-port.js';
 import type { Address, Transport } from '../../../internal/transport.js';
 import type { CommonOptions } from '../../../registry.js';
 import { presets, type SwimConfig } from '../swim/config.js';
@@ -125,22 +126,17 @@ const fail = (message: string): never => {
   throw new RollcallError('INVALID_OPTIONS', `gossip: ${message}`, { adapter: 'gossip' });
 };
 
-/** `host:port`, `[v6]:port`, a bare host (port 7946) or bare IPv6. */
-export function parseHostPort(text: string, what: string, defaultPort = DEFAULT_GOSSIP_PORT): Address {
+/**
+ * A seed or advertise address: `host:port` and `[v6]:port` through the shared parser, or a bare
+ * host, bare IPv6 or `[v6]` on the default port (seeds are often written without one).
+ */
+function parseGossipAddress(text: string, what: string, defaultPort = DEFAULT_GOSSIP_PORT): Address {
   const s = text.trim();
-  let host = s;
-  let port = String(defaultPort);
-  const bracket = /^\[([^\]]+)\](?::(\d+))?$/.exec(s);
-  if (bracket) {
-    host = bracket[1] as string;
-    if (bracket[2]) port = bracket[2];
-  } else if (isIP(s) !== 6) {
-    const i = s.lastIndexOf(':');
-    if (i >= 0) {
-      host = s.slice(0, i);
-      port = s.slice(i + 1);
-    }
-  }
+  // Bare forms take the default port; anything else with a colon must be host:port.
+  const bare = isIP(s) === 6 ? s : (/^\[([^\]]+)\]$/.exec(s)?.[1] ?? (s.includes(':') ? undefined : s));
+  const split = bare === undefined ? splitHostPort(s) : undefined;
+  const host = bare ?? split?.host ?? '';
+  const port = bare !== undefined ? String(defaultPort) : (split?.port ?? '');
   const n = Number(port);
   if (!host || !/^\d+$/.test(port) || n < 1 || n > 65535) fail(`${what} ${JSON.stringify(text)} is not host:port`);
   return { host, port: n };
@@ -153,7 +149,7 @@ export function resolveGossipSettings(options: GossipOptions): GossipSettings {
   const seeds = raw
     .map((a) => (typeof a === 'string' ? a.trim() : fail(`address entries must be strings, got ${JSON.stringify(a)}`)))
     .filter((a) => a.length > 0)
-    .map((a) => parseHostPort(a, 'seed address'));
+    .map((a) => parseGossipAddress(a, 'seed address'));
   const bind = options.bind ?? '0.0.0.0';
   if (typeof bind !== 'string' || isIP(bind) === 0) fail(`bind ${JSON.stringify(bind)} is not an IP literal (0.0.0.0, ::, or an address)`);
   const port = options.port === undefined ? DEFAULT_GOSSIP_PORT : Number(options.port);
@@ -163,7 +159,7 @@ export function resolveGossipSettings(options: GossipOptions): GossipSettings {
     if (typeof options.advertise !== 'string') fail('advertise must be a string');
     const text = options.advertise.trim();
     const bare = isIP(text) !== 0;
-    const parsed = bare ? { host: text, port: undefined } : parseHostPort(text, 'advertise address');
+    const parsed = bare ? { host: text, port: undefined } : parseGossipAddress(text, 'advertise address');
     if (isIP(parsed.host) === 0) fail(`advertise ${JSON.stringify(options.advertise)} must be an IP address`);
     advertise = parsed;
   }
