@@ -6,8 +6,11 @@
  * defaults, time until every member knows against memberlist's bound, and messages per member per
  * second (SWIM's promise: neither grows with N). Sizes: DETECTION_SIZES (default 8,16),
  * DETECTION_SIM_SIZES (default 100; 1000 builds a 1,000-node simulation that takes many minutes
- * here), DETECTION_TRIALS (default 3).
+ * here), DETECTION_TRIALS (default 10). Every membership poll also counts false positives: a
+ * survivor that lists another survivor dead (serf: failed). Nodes run as compiled JavaScript under
+ * plain `node`, as deployed, and their idle RSS is compared with a bare Node process's.
  */
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { lan } from '../../src/adapters/gossip/swim/config.js';
 import { suspicionTimeout } from '../../src/adapters/gossip/swim/timing.js';
@@ -15,9 +18,10 @@ import { NodeState } from '../../src/adapters/gossip/wire/messages.js';
 import { simCluster } from '../../test/gossip/swim-sim.js';
 import { type SerfAgent, startSerf } from '../../test/peers/serf.js';
 import { type SwimNodeProcess, startSwimNode } from '../../test/peers/swim-node.js';
+import { compileEntry } from '../compile.js';
 import { median } from '../lib.js';
 
-const TRIALS = Number(process.env.DETECTION_TRIALS ?? 3);
+const TRIALS = Number(process.env.DETECTION_TRIALS ?? 10);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function waitUntil(check: () => Promise<boolean>, ms: number): Promise<number> {
@@ -43,13 +47,29 @@ async function idleCost(pids: number[], ms: number): Promise<{ cpuPercent: numbe
   return { cpuPercent: (cpu * 10 * 100) / ms, rssMiB: pids.reduce((s, p) => s + rss(p), 0) / pids.length };
 }
 
-async function rollcallTrials(n: number): Promise<{ times: number[]; idle: { cpuPercent: number; rssMiB: number } }> {
+interface Trials {
+  times: number[];
+  idle: { cpuPercent: number; rssMiB: number };
+  /** (observer, member) pairs where a survivor listed another survivor dead. */
+  falseDead: Set<string>;
+}
+
+async function rollcallTrials(n: number, script: string): Promise<Trials> {
   const nodes: SwimNodeProcess[] = [];
   const host = (i: number) => `127.0.1.${10 + i}`;
+  const falseDead = new Set<string>();
+  let victimName = '';
+  const poll = async () => {
+    const lists = await Promise.all(nodes.map((x) => x.members()));
+    lists.forEach((list, i) => {
+      for (const r of list) if (r.name !== victimName && r.state >= NodeState.dead) falseDead.add(`${nodes[i]!.name}->${r.name}`);
+    });
+    return lists;
+  };
   try {
-    for (let i = 0; i < n; i++) nodes.push(await startSwimNode({ name: `rc-${i}`, bind: host(i), join: i ? [nodes[0]!.address] : [] }));
-    const aliveEverywhere = async () =>
-      (await Promise.all(nodes.map((x) => x.members()))).every((m) => m.filter((r) => r.state === NodeState.alive).length === n);
+    for (let i = 0; i < n; i++)
+      nodes.push(await startSwimNode({ name: `rc-${i}`, bind: host(i), join: i ? [nodes[0]!.address] : [], script }));
+    const aliveEverywhere = async () => (await poll()).every((m) => m.filter((r) => r.state === NodeState.alive).length === n);
     await waitUntil(aliveEverywhere, 30_000);
     const idle = await idleCost(
       nodes.map((x) => x.child.pid!),
@@ -59,35 +79,45 @@ async function rollcallTrials(n: number): Promise<{ times: number[]; idle: { cpu
     for (let t = 0; t < TRIALS; t++) {
       const victim = nodes[n - 1]!;
       const { name, host: h, port } = victim;
+      victimName = name;
       victim.signal('SIGKILL');
       const survivors = nodes.slice(0, -1);
+      nodes.length = n - 1;
       times.push(
         await waitUntil(
-          async () =>
-            (await Promise.all(survivors.map((x) => x.members()))).every((m) => (m.find((r) => r.name === name)?.state ?? 2) >= 2),
+          async () => (await poll()).every((m) => (m.find((r) => r.name === name)?.state ?? NodeState.dead) >= NodeState.dead),
           60_000,
         ),
       );
-      nodes[n - 1] = await startSwimNode({ name, bind: h, port, join: [nodes[0]!.address] });
+      nodes.push(await startSwimNode({ name, bind: h, port, join: [survivors[0]!.address], script }));
       await waitUntil(aliveEverywhere, 30_000);
+      victimName = '';
     }
-    return { times, idle };
+    return { times, idle, falseDead };
   } finally {
     for (const x of nodes) await x.stop().catch(() => {});
   }
 }
 
-async function serfTrials(n: number): Promise<{ times: number[]; idle: { cpuPercent: number; rssMiB: number } }> {
+async function serfTrials(n: number): Promise<Trials> {
   const agents: SerfAgent[] = [];
   const host = (i: number) => `127.0.2.${10 + i}`;
   const pidOf = (a: SerfAgent) => a.pid;
+  const falseDead = new Set<string>();
+  let victimName = '';
+  const poll = async () => {
+    const lists = await Promise.all(agents.map((a) => a.members()));
+    lists.forEach((list, i) => {
+      for (const r of list) if (r.name !== victimName && r.status === 'failed') falseDead.add(`${agents[i]!.name}->${r.name}`);
+    });
+    return lists;
+  };
   try {
     for (let i = 0; i < n; i++) {
       agents.push(await startSerf({ name: `serf-${i}`, host: host(i) }));
       if (i) await agents[i]!.join(`${agents[0]!.host}:${agents[0]!.port}`);
     }
-    const aliveEverywhere = async () =>
-      (await Promise.all(agents.map((a) => a.members()))).every((m) => m.filter((r) => r.status === 'alive').length === n);
+    const aliveEverywhere = async () => (await poll()).every((m) => m.filter((r) => r.status === 'alive').length === n);
     await waitUntil(aliveEverywhere, 30_000);
     const pids = agents.map(pidOf).filter((p): p is number => p !== undefined);
     const idle = pids.length === n ? await idleCost(pids, 10_000) : { cpuPercent: Number.NaN, rssMiB: Number.NaN };
@@ -96,21 +126,19 @@ async function serfTrials(n: number): Promise<{ times: number[]; idle: { cpuPerc
       const victim = agents[n - 1]!;
       const pid = pidOf(victim);
       if (pid === undefined) throw new Error('serf agent pid unknown');
+      victimName = victim.name;
       process.kill(pid, 'SIGKILL');
-      const survivors = agents.slice(0, -1);
+      agents.length = n - 1;
       times.push(
-        await waitUntil(
-          async () =>
-            (await Promise.all(survivors.map((a) => a.members()))).every((m) => m.find((r) => r.name === victim.name)?.status !== 'alive'),
-          60_000,
-        ),
+        await waitUntil(async () => (await poll()).every((m) => m.find((r) => r.name === victim.name)?.status !== 'alive'), 60_000),
       );
       await victim.stop().catch(() => {});
-      agents[n - 1] = await startSerf({ name: victim.name, host: victim.host });
+      agents.push(await startSerf({ name: victim.name, host: victim.host }));
       await agents[n - 1]!.join(`${agents[0]!.host}:${agents[0]!.port}`);
       await waitUntil(aliveEverywhere, 30_000);
+      victimName = '';
     }
-    return { times, idle };
+    return { times, idle, falseDead };
   } finally {
     for (const a of agents) await a.stop().catch(() => {});
   }
@@ -138,12 +166,25 @@ async function simulated(n: number): Promise<{ detectMs: number; bound: number; 
   }
 }
 
+/** RSS of an idle `node` process doing nothing, the floor a node's memory is compared with. */
+async function bareNodeRss(): Promise<number> {
+  const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1 << 30)'], { stdio: 'ignore' });
+  try {
+    await sleep(1_000);
+    return (await idleCost([child.pid!], 2_000)).rssMiB;
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
 export async function run(): Promise<void> {
   console.log('\n## failure detection (SWIM vs serf)');
   const lines = { push: ([k, v]: [string, string]) => console.log(`  ${k}  ${v}`) };
   const sizes = (process.env.DETECTION_SIZES ?? '8,16').split(',').map(Number);
+  const script = await compileEntry('test/peers/swim-node.ts');
+  const bare = await bareNodeRss();
   for (const n of sizes) {
-    const ours = await rollcallTrials(n);
+    const ours = await rollcallTrials(n, script);
     const serf = await serfTrials(n);
     const a = median(ours.times);
     const b = median(serf.times);
@@ -153,7 +194,12 @@ export async function run(): Promise<void> {
     ]);
     lines.push([
       `idle per node, N=${n}`,
-      `rollcall ${ours.idle.cpuPercent.toFixed(2)} % CPU ${ours.idle.rssMiB.toFixed(1)} MiB, serf ${serf.idle.cpuPercent.toFixed(2)} % CPU ${serf.idle.rssMiB.toFixed(1)} MiB`,
+      `rollcall ${ours.idle.cpuPercent.toFixed(2)} % CPU ${ours.idle.rssMiB.toFixed(1)} MiB, serf ${serf.idle.cpuPercent.toFixed(2)} % CPU ${serf.idle.rssMiB.toFixed(1)} MiB; ` +
+        `a bare node process ${bare.toFixed(1)} MiB (rollcall over it: ${(ours.idle.rssMiB - bare).toFixed(1)} MiB, target <= 10)`,
+    ]);
+    lines.push([
+      `false positives, N=${n} (a survivor listing another dead)`,
+      `rollcall ${ours.falseDead.size}${ours.falseDead.size ? ` (${[...ours.falseDead].join(', ')})` : ''}, serf ${serf.falseDead.size}`,
     ]);
   }
   const simSizes = (process.env.DETECTION_SIM_SIZES ?? '100').split(',').map(Number);

@@ -136,6 +136,11 @@ export interface SwimNodeProcessOptions {
   join?: string[];
   stallMs?: number;
   stallEvery?: number;
+  /**
+   * This file compiled to plain JavaScript, run without the TypeScript loader (whose worker thread
+   * costs memory and CPU that a deployed node would not pay): benchmarks measure nodes this way.
+   */
+  script?: string;
   /** How to start the process (e.g. a namespace host's `exec`); default `spawn` on this machine. */
   spawn?: (cmd: string, args: string[], opts: { stdio: ['pipe', 'pipe', 'pipe'] }) => ChildProcess;
 }
@@ -229,7 +234,8 @@ export class SwimNodeProcess {
 
 /** Starts a node process; resolves once it is bound (and its start-up join returned). */
 export async function startSwimNode(o: SwimNodeProcessOptions): Promise<SwimNodeProcess> {
-  const args = ['--import', 'tsx', joinPath(here, 'swim-node.ts'), '--name', o.name, '--bind', o.bind, '--port', String(o.port ?? 0)];
+  const entry = o.script ? [o.script] : ['--import', 'tsx', joinPath(here, 'swim-node.ts')];
+  const args = [...entry, '--name', o.name, '--bind', o.bind, '--port', String(o.port ?? 0)];
   args.push('--config', o.config ?? 'local');
   if (o.join?.length) args.push('--join', o.join.join(','));
   if (o.stallMs && o.stallEvery) args.push('--stall-ms', String(o.stallMs), '--stall-every', String(o.stallEvery));
