@@ -15,6 +15,7 @@
  * @module
  */
 import { systemClock, type Timer } from '../../internal/clock.js';
+import { joinKey } from '../../internal/keys.js';
 import { BlockingQuery, backoffDelay } from './blocking.js';
 import type { CheckState } from './decode.js';
 import type { ConsulReader } from './queries.js';
@@ -129,7 +130,7 @@ export class AggregateFollower {
     const nodes = new Map<string, string[]>();
     const servicesOnNode = new Map<string, Set<string>>();
     for (const c of checks) {
-      const line = `${c.node}\u0000${c.serviceId}\u0000${c.checkId}\u0000${c.status}`;
+      const line = joinKey(c.node, c.serviceId, c.checkId, c.status);
       if (c.serviceName === '') push(nodes, c.node, line);
       else {
         push(services, c.serviceName, line);

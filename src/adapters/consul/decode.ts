@@ -5,6 +5,8 @@
  * cannot be a node is dropped and counted, never guessed at.
  * @module
  */
+
+import { joinKey } from '../../internal/keys.js';
 import type { Member, Node, Service } from '../../registry.js';
 import { joinHostPort, normalizeService, type SizeLimits, withNodes } from '../../service.js';
 import { OWNER_META_KEY } from './register.js';
@@ -118,7 +120,7 @@ function cacheKey(entry: unknown, includeWarning: boolean): string | undefined {
   const health = entryHealth(entry.Checks);
   // Only passing entries are cached: the others are skipped or dropped, which costs nothing.
   if (health !== 'passing' && !(includeWarning && health === 'warning')) return undefined;
-  return `${str(entry.Node.Node)}\u0000${str(entry.Node.Address)}\u0000${str(entry.Service.ID)}\u0000${modified}\u0000${health}`;
+  return joinKey(str(entry.Node.Node), str(entry.Node.Address), str(entry.Service.ID), String(modified), health);
 }
 
 function decodeEntry(name: string, entry: unknown, includeWarning: boolean): { instance: Instance; dropped: number } | 'skip' | undefined {

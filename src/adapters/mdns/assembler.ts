@@ -53,7 +53,7 @@ function nodeKey(service: Service, node: Node): string {
 
 /** A local node's instance key: no DNS name starts with NUL, so it never meets a heard instance. */
 function localName(id: string): string {
-  return `\u0000${id}`;
+  return joinKey('', id);
 }
 
 function isLocal(fname: string): boolean {

@@ -6,6 +6,7 @@
  * @module
  */
 import { createRequire } from 'node:module';
+import { joinKey } from '../../internal/keys.js';
 import { foldName, nameProblem } from './names.js';
 
 const require = createRequire(import.meta.url);
@@ -295,7 +296,7 @@ export function txtStrings(rr: Pick<Rr, 'data' | 'latin1'>): string[] {
 
 /** Name, type and rdata: what makes two records "the same record" (TTL and flush aside). */
 export function recordKey(rr: Pick<Rr, 'name' | 'fname' | 'type' | 'data' | 'latin1'>): string {
-  return `${rr.fname ?? foldName(rr.name)}\u0000${rr.type}\u0000${rdataKey(rr)}`;
+  return joinKey(rr.fname ?? foldName(rr.name), String(rr.type), rdataKey(rr));
 }
 
 /** The raw uncompressed rdata, as RFC 6762 §8.2 compares it. */

@@ -6,6 +6,7 @@
  * @module
  */
 import { isIPv4, isIPv6 } from 'node:net';
+import { joinKey } from '../../internal/keys.js';
 import type { Node, Service } from '../../registry.js';
 import { splitHostPort } from '../../service.js';
 import type { Codec } from './codec.js';
@@ -200,5 +201,5 @@ export class Publication {
 }
 
 export function publicationKey(name: string, nodeId: string): string {
-  return `${name}\u0000${nodeId}`;
+  return joinKey(name, nodeId);
 }

@@ -10,6 +10,7 @@
  * @module
  */
 import { systemClock, type Timer } from '../../internal/clock.js';
+import { joinKey } from '../../internal/keys.js';
 import { foldName } from './names.js';
 import type { Question } from './packet.js';
 
@@ -36,7 +37,7 @@ export class Resolver {
   /** Queues a question; `legacyToo` also asks it from an ephemeral port. */
   ask(question: Question, legacyToo = false): void {
     if (this.#closed) return;
-    const key = `${foldName(question.name)}\u0000${question.type}`;
+    const key = joinKey(foldName(question.name), String(question.type));
     this.#pending.set(key, question);
     if (legacyToo) this.#legacy.set(key, { ...question, qu: false });
     if (this.#timer) return;

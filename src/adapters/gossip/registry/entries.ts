@@ -7,6 +7,7 @@
  * @module
  */
 import type { Clock, Timer } from '../../../internal/clock.js';
+import { joinKey } from '../../../internal/keys.js';
 import type { Service } from '../../../registry.js';
 import type { ServiceView } from '../../../view.js';
 
@@ -48,7 +49,7 @@ export interface EntriesOptions {
 export type ApplyResult = 'applied' | 'stale';
 
 export function nodeKey(service: Service): string {
-  return `${service.name}\u0000${service.version}\u0000${service.nodes[0]?.id ?? ''}`;
+  return joinKey(service.name, service.version, service.nodes[0]?.id ?? '');
 }
 
 /** (claim, origin): the higher owns the node id. */

@@ -12,6 +12,7 @@ import { LocalViewAdapter } from '../../../adapter.js';
 import { adapterLogger } from '../../../diagnostics.js';
 import { RollcallError } from '../../../errors.js';
 import { type Clock, systemClock, type Timer } from '../../../internal/clock.js';
+import { joinKey } from '../../../internal/keys.js';
 import { type Address, formatAddress, type Transport } from '../../../internal/transport.js';
 import { bindNetTransport } from '../../../internal/transport-net.js';
 import type { RegistrationOps } from '../../../registration.js';
@@ -275,7 +276,7 @@ export class GossipRegistry extends LocalViewAdapter {
       incarnation: this.swim.members.local.incarnation,
     };
     this.counters.updatesSent++;
-    const name = `upd:${this.memberName}\u0000${key}`;
+    const name = joinKey(`upd:${this.memberName}`, key);
     const payload = encodeMessage(message);
     const own = this.#own.get(key);
     if (own && !deleted) own.payload = payload;
@@ -402,7 +403,7 @@ export class GossipRegistry extends LocalViewAdapter {
     }
     // New to us: pass it on, under the same name so a newer one replaces it in our queue too.
     if (applied && service.nodes.length === 1) {
-      if (this.#enqueue(payload, `upd:${message.origin}\u0000${nodeKey(service)}`)) this.counters.updatesRequeued++;
+      if (this.#enqueue(payload, joinKey(`upd:${message.origin}`, nodeKey(service)))) this.counters.updatesRequeued++;
     }
   }
 
@@ -428,7 +429,7 @@ export class GossipRegistry extends LocalViewAdapter {
     }
     // Named by the nodes, not the bytes: a delete replaces the create still queued for them.
     const ids = service.nodes.map((n) => n.id).sort();
-    this.#enqueue(payload, `go:${service.name}\u0000${service.version}\u0000${ids.join('\u0000')}`);
+    this.#enqueue(payload, joinKey(`go:${service.name}`, service.version, ...ids));
   }
 
   #readService(json: unknown): Service {
