@@ -75,3 +75,31 @@ it('gossip: a keyring (16-byte key) encrypts the cluster; a member with another 
   await assert.rejects(wrong.getService('keyed'), (e) => isRollcallError(e, 'NOT_FOUND'));
   assert.equal(Number(wrong.stats().liveMembers), 0, 'the member with the wrong key joined nobody');
 });
+
+it('gossip: a seed that is not up yet is retried with backoff; once it answers, the member joins and its watch sees', async (t) => {
+  // A port that was free a moment ago, for a seed that starts later.
+  const probe = await createRegistry({ kind: 'gossip', bind: '127.0.0.1', port: 0, preset: 'local' });
+  const seedAddress = String(probe.stats().address);
+  await probe.close();
+  const early = await createRegistry({ kind: 'gossip', address: seedAddress, bind: '127.0.0.1', port: 0, preset: 'local' });
+  t.after(() => early.close());
+  const watcher = early.watch({ service: 'late-seed' });
+  t.after(() => watcher.stop());
+  await watcher.synced;
+  const members = () => (early as unknown as { members(): Promise<{ status: string }[]> }).members();
+  assert.deepEqual((await members()).length, 1, 'alone while the seed is down');
+  // Retries come 1, 3 and 7 s after the failed start (the delay doubles): the seed comes up after the second.
+  await new Promise((r) => setTimeout(r, 3_500));
+  const port = Number(seedAddress.split(':')[1]);
+  const seed = await createRegistry({ kind: 'gossip', bind: '127.0.0.1', port, preset: 'local' });
+  t.after(() => seed.close());
+  // The third retry, due 7 s after the start, finds it; 2.5 s of margin for a loaded machine.
+  await until(async () => (await members()).filter((m) => m.status === 'alive').length === 2, 6_000, 'the retry to join the seed');
+  const seen = new Promise<string>((resolve) => {
+    void (async () => {
+      for await (const event of watcher) if (event.type === 'create') return resolve(event.service.nodes[0]?.id ?? '');
+    })();
+  });
+  await seed.register({ name: 'late-seed', nodes: [{ id: 'ls-1', address: '127.0.0.1:9001' }] });
+  assert.equal(await seen, 'ls-1');
+});
