@@ -1,6 +1,7 @@
 /**
  * Creating a gossip registry: by kind, by URL and from Go Micro's environment variables (seeds from
- * MICRO_REGISTRY_ADDRESS), a port in use as a typed error, bad options as INVALID_OPTIONS.
+ * MICRO_REGISTRY_ADDRESS), a port in use as a typed error, bad options as INVALID_OPTIONS, a seed
+ * that comes up late joined by the retries.
  * Real sockets on 127.0.0.1 only.
  */
 import assert from 'node:assert/strict';
