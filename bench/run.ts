@@ -16,6 +16,7 @@ const suites: Record<string, () => Promise<unknown>> = {
     await (await import('./gossip/members.bench.js')).run();
     await (await import('./gossip/wire.bench.js')).run();
     await (await import('./gossip/detection.bench.js')).run();
+    await (await import('./gossip/propagation.bench.js')).run();
   },
   consul: async () => {
     await (await import('./consul/latency.bench.js')).run();

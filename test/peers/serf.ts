@@ -38,6 +38,12 @@ export interface SerfAgentOptions {
   tags?: Record<string, string>;
   /** Base64 key (serf's -encrypt). */
   encrypt?: string;
+  /** Timing profile (serf's -profile): `lan` is memberlist's DefaultLANConfig. @default 'local' */
+  profile?: 'lan' | 'wan' | 'local';
+  /** Address the RPC listens on, when it must stay off the gossip address (traffic counted per address). @default host */
+  rpcHost?: string;
+  /** Event handlers, each as serf's `-event-handler` takes it (`[filter=]script`). */
+  eventHandlers?: string[];
 }
 
 export interface SerfAgent {
@@ -51,6 +57,8 @@ export interface SerfAgent {
   members(): Promise<SerfMember[]>;
   /** `serf join` from this agent to `address` (host:port); resolves with the CLI's output, rejects on failure. */
   join(address: string): Promise<string>;
+  /** `serf event` from this agent; `coalesce` false delivers it at once instead of after serf's coalescing window. */
+  userEvent(name: string, payload: string, coalesce?: boolean): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -63,9 +71,24 @@ function run(args: string[], timeoutMs = 10_000): Promise<string> {
 }
 
 export async function startSerf(o: SerfAgentOptions): Promise<SerfAgent> {
-  const [port, rpcPort] = await pickPorts([o.host], 2);
-  const rpc = `${o.host}:${rpcPort}`;
-  const args = ['agent', '-node', o.name, '-bind', `${o.host}:${port}`, '-rpc-addr', rpc, '-profile', 'local', '-log-level', 'debug'];
+  const rpcHost = o.rpcHost ?? o.host;
+  const [port] = await pickPorts([o.host], 1);
+  const [rpcPort] = await pickPorts([rpcHost], 1);
+  const rpc = `${rpcHost}:${rpcPort}`;
+  const args = [
+    'agent',
+    '-node',
+    o.name,
+    '-bind',
+    `${o.host}:${port}`,
+    '-rpc-addr',
+    rpc,
+    '-profile',
+    o.profile ?? 'local',
+    '-log-level',
+    'debug',
+  ];
+  for (const handler of o.eventHandlers ?? []) args.push('-event-handler', handler);
   for (const [k, v] of Object.entries(o.tags ?? {})) args.push('-tag', `${k}=${v}`);
   if (o.encrypt) args.push('-encrypt', o.encrypt);
   const child: ChildProcess = spawn('serf', args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -87,6 +110,7 @@ export async function startSerf(o: SerfAgentOptions): Promise<SerfAgent> {
       return (JSON.parse(out) as { members: SerfMember[] }).members;
     },
     join: (address) => run(['join', '-rpc-addr', rpc, address], 20_000),
+    userEvent: (name, payload, coalesce = true) => run(['event', '-rpc-addr', rpc, `-coalesce=${coalesce}`, name, payload]),
     stop: () => stopChild(child),
   };
   // Ready once the RPC answers.
