@@ -64,8 +64,8 @@ export class GossipRegistry extends LocalViewAdapter {
   readonly #seeds: Address[];
   /** Our sequence: starts from the wall clock so a restart under the same name is newer than its last life. */
   #seq = Date.now() * 1000;
-  /** Our nodes: the claim and ttl each registration gave. */
-  readonly #own = new Map<string, { claim: number; ttl: number; payload?: Uint8Array }>();
+  /** Our nodes: the claim and ttl each registration gave, and the last update we sent for each. */
+  readonly #own = new Map<string, { claim: number; ttl: number; payload?: Uint8Array; service?: Service }>();
   /** Goodbyes not yet sent as often as the queue sends each broadcast. */
   readonly #goodbyes = new Set<string>();
   /** Go Micro updates seen recently (they carry no sequence): hash -> when. */
@@ -166,6 +166,7 @@ export class GossipRegistry extends LocalViewAdapter {
         mergeRemoteState: (state) => this.#mergeState(state),
       },
       onEvent: (event) => this.#onMember(event),
+      onRefute: () => this.#reannounce(),
     });
   }
 
@@ -232,17 +233,30 @@ export class GossipRegistry extends LocalViewAdapter {
 
   /**
    * Sends a member we just learned of our own nodes, one packet each: it may have joined through
-   * another seed after we registered, and waiting for the next heartbeat or push/pull is slow.
+   * another seed after we registered, and waiting for the next heartbeat or push/pull is slow. Each
+   * is a fresh heartbeat: a member back from a partition holds our nodes as tombstones at the
+   * sequence of our last update, so only a newer one brings them back.
    */
   #greet(member: { addr: Uint8Array; port: number }): void {
     const to = addressFromWire(member.addr, member.port);
     if (!to) return;
     for (const own of this.#own.values()) {
+      if (own.service) this.#publish(own.service, 'create', own.ttl, own.claim, true);
       if (!own.payload) continue;
       const message = encodeUserPacket(own.payload);
       if (message.length <= this.#packetRoom()) void this.swim.net.sendPacket(to, message);
       else this.swim.net.sendUserStream(to, own.payload).catch(() => {});
     }
+  }
+
+  /**
+   * We refuted a suspicion or a death: members that held us dead dropped our nodes, and their
+   * tombstones outrank the sequence our last update carries, while their origin gate drops anything
+   * stamped with the incarnation they buried. A heartbeat of each node now, at the new incarnation,
+   * brings the nodes back as soon as they see us alive instead of at the next renewal (ttl / 3).
+   */
+  #reannounce(): void {
+    for (const own of this.#own.values()) if (own.service) this.#publish(own.service, 'create', own.ttl, own.claim, true);
   }
 
   /** The room a user message has in one packet after the label, encryption and compound framing. */
@@ -279,7 +293,10 @@ export class GossipRegistry extends LocalViewAdapter {
     const name = joinKey(`upd:${this.memberName}`, key);
     const payload = encodeMessage(message);
     const own = this.#own.get(key);
-    if (own && !deleted) own.payload = payload;
+    if (own && !deleted) {
+      own.payload = payload;
+      own.service = service;
+    }
     if (!this.#enqueue(payload, name, deleted)) this.#sendLarge(payload);
     else if (!heartbeat) this.#sendDirect(payload);
   }

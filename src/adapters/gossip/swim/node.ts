@@ -57,6 +57,8 @@ export interface SwimNodeOptions {
   incarnation?: number;
   delegate?: SwimDelegate;
   onEvent?: (event: MemberEvent) => void;
+  /** We were suspected or declared dead and answered at a higher incarnation (now the local one). */
+  onRefute?: () => void;
   /** @default Math.random */
   random?: () => number;
 }
@@ -144,7 +146,10 @@ export class SwimNode {
         } else this.#failed.delete(event.member.name);
         options.onEvent?.(event);
       },
-      onRefute: () => this.stats.refutations++,
+      onRefute: () => {
+        this.stats.refutations++;
+        options.onRefute?.();
+      },
     });
     this.net = new Net({
       transport: options.transport,
