@@ -77,6 +77,7 @@ const phases = [
       'gossip/registry-faults',
       'gossip/registry-keyring',
       'gossip/registry-ipv6',
+      'gossip/registry-partition',
       'gossip/registry-go-micro.test',
     ],
   },
