@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type GateDrop, type GatedUpdate, OriginGate, type OriginStatus } from '../../src/adapters/gossip/registry/origin-order.js';
 import type { GossipRegistry } from '../../src/adapters/gossip/registry/registry.js';
+import { local } from '../../src/adapters/gossip/swim/config.js';
 import { NodeState } from '../../src/adapters/gossip/wire/messages.js';
 import { SimulatedClock } from '../../src/internal/simulated-clock.js';
 import { forged, recordEvents, simRegistries } from './registry-sim.js';
@@ -146,14 +147,17 @@ describe('gossip registries: order and early updates', () => {
     await sim.clock.runFor(500);
     assert.equal(await has(b, 'early-1'), false, 'held, not applied');
     assert.equal(b.stats().held, 2);
-    // `late` joins the cluster now: b hears of it by gossip and applies what waited.
+    // `late` joins the cluster now: b hears of it by gossip, or at its next push/pull when the few
+    // retransmissions of late's alive all went to others, and applies what waited.
     let joined = false;
     void late.swim.join([a.address]).then(() => {
       joined = true;
     });
-    assert.ok(await sim.until(async () => joined && (await has(b, 'early-1')), 3_000), 'applied once its origin joined');
+    const catchUp = local.pushPullInterval + 2_000;
+    assert.ok(await sim.until(async () => joined && (await has(b, 'early-1')), catchUp), 'applied once its origin joined');
     assert.equal(stat(b, 'unknownOriginDropped'), 0);
-    const bound = Math.max(5 * 1_000, 25 * 100); // the `local` preset's unknownHoldMs
+    // The `local` preset's unknownHoldMs (one push/pull interval and a few probe rounds), from t = 0.
+    const bound = local.pushPullInterval + Math.max(5 * local.probeInterval, 25 * local.gossipInterval);
     assert.ok(await sim.until(() => stat(b, 'unknownOriginDropped') === 1, bound), 'ghost dropped after the bound');
     assert.equal(await has(b, 'ghost-1'), false);
     assert.equal(b.stats().held, 0);

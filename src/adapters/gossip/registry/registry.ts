@@ -139,8 +139,10 @@ export class GossipRegistry extends LocalViewAdapter {
       clock,
       // A later change overtook an earlier one: a few gossip rounds bring the earlier one.
       gapHoldMs: Math.max(250, 5 * config.gossipInterval),
-      // A new member's alive message reaches everyone within a few probe and gossip rounds.
-      unknownHoldMs: Math.max(5 * config.probeInterval, 25 * config.gossipInterval),
+      // A new member's alive message usually reaches everyone within a few gossip rounds, but its
+      // few retransmissions can all miss a member (2 on the local preset); that member still learns
+      // of it at its next push/pull, which it starts once per interval with a peer that knows.
+      unknownHoldMs: config.pushPullInterval + Math.max(5 * config.probeInterval, 25 * config.gossipInterval),
       maxHeld: MAX_HELD,
       maxHeldBytes: MAX_HELD_BYTES,
       status: (origin) => this.#originStatus(origin),
