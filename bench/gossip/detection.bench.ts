@@ -22,6 +22,11 @@ import { compileEntry } from '../compile.js';
 import { median } from '../lib.js';
 
 const TRIALS = Number(process.env.DETECTION_TRIALS ?? 10);
+/**
+ * /proc counts CPU in 10 ms ticks: an idle node uses about 0.5 % of a core, 5 ticks in 10 s, too
+ * coarse to compare two systems; 30 s gives 15 ticks a node and the mean over all nodes.
+ */
+const IDLE_WINDOW_MS = 30_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function waitUntil(check: () => Promise<boolean>, ms: number): Promise<number> {
@@ -73,7 +78,7 @@ async function rollcallTrials(n: number, script: string): Promise<Trials> {
     await waitUntil(aliveEverywhere, 30_000);
     const idle = await idleCost(
       nodes.map((x) => x.child.pid!),
-      10_000,
+      IDLE_WINDOW_MS,
     );
     const times: number[] = [];
     for (let t = 0; t < TRIALS; t++) {
@@ -120,7 +125,7 @@ async function serfTrials(n: number): Promise<Trials> {
     const aliveEverywhere = async () => (await poll()).every((m) => m.filter((r) => r.status === 'alive').length === n);
     await waitUntil(aliveEverywhere, 30_000);
     const pids = agents.map(pidOf).filter((p): p is number => p !== undefined);
-    const idle = pids.length === n ? await idleCost(pids, 10_000) : { cpuPercent: Number.NaN, rssMiB: Number.NaN };
+    const idle = pids.length === n ? await idleCost(pids, IDLE_WINDOW_MS) : { cpuPercent: Number.NaN, rssMiB: Number.NaN };
     const times: number[] = [];
     for (let t = 0; t < TRIALS; t++) {
       const victim = agents[n - 1]!;

@@ -76,6 +76,8 @@ export class NetTransport implements Transport {
   readonly #clock: Clock;
   readonly #server: Server;
   readonly #udp: DatagramSocket;
+  /** An IPv6 socket reaches IPv4 peers at their mapped address; read once, not per datagram. */
+  readonly #udp6: boolean;
   readonly #streams = new Set<SocketStream>();
   readonly #highWater: number;
   #handlers: TransportHandlers | undefined;
@@ -86,6 +88,7 @@ export class NetTransport implements Transport {
     this.#clock = options.clock;
     this.#server = server;
     this.#udp = udp;
+    this.#udp6 = udp.address().family === 'IPv6';
     this.#highWater = options.streamHighWater ?? 64 * 1024;
     this.address = address;
     this.advertiseAddress = options.advertise ?? advertiseFor(address);
@@ -123,7 +126,7 @@ export class NetTransport implements Transport {
 
   send(data: Uint8Array, to: Address): Promise<number> {
     if (this.#closed) return Promise.reject(new RollcallError('CLOSED', 'transport is closed'));
-    const host = this.#udp.address().family === 'IPv6' && !isIPv6(to.host) ? `::ffff:${to.host}` : to.host;
+    const host = this.#udp6 && !isIPv6(to.host) ? `::ffff:${to.host}` : to.host;
     return new Promise((resolve, reject) => {
       this.#udp.send(data, to.port, host, (error) => {
         if (error)
