@@ -11,13 +11,11 @@ import {
   decodeUpdate,
   encodeUpdate,
   goMicroUpdateMetadata,
-  ORIGIN_KEY,
   readStamp,
-  SEQ_KEY,
+  STAMP_KEY,
   serviceFromGoJson,
   serviceToGoJson,
   stampMetadata,
-  TTL_KEY,
   type Update,
   UpdateAction,
   UpdateType,
@@ -261,36 +259,59 @@ describe('gossip.Update under hostile input', () => {
 });
 
 describe('rollcall stamp in Update.metadata', () => {
-  it('adds origin, sequence and relative ttl to Go Micro metadata and reads them back', () => {
-    const metadata = stampMetadata({ origin: 'node-a', seq: 18446744073709551615n, ttlMs: 90_000 });
+  it('one entry beside Go Micro metadata: every field in base 36, the origin last; read back from the wire', () => {
+    const stamp = {
+      origin: 'node.a',
+      seq: 18446744073709551615n,
+      ttlMs: 90_000,
+      claim: 1_765_000_000_000,
+      prev: 41,
+      incarnation: 370_332_246,
+    };
+    const metadata = stampMetadata(stamp);
+    // 90000 = 1xg0 in base 36, 41 = 15, the uint64 maximum = 3w5e11264sgsf.
     assert.deepEqual(metadata, {
       ...goMicroUpdateMetadata,
-      [ORIGIN_KEY]: 'node-a',
-      [SEQ_KEY]: '18446744073709551615',
-      [TTL_KEY]: '90000',
+      [STAMP_KEY]: `3w5e11264sgsf.1xg0.${(1_765_000_000_000).toString(36)}.15.${(370_332_246).toString(36)}.node.a`,
     });
-    assert.deepEqual(readStamp(metadata), { origin: 'node-a', seq: 18446744073709551615n, ttlMs: 90_000 });
+    assert.deepEqual(readStamp(metadata), stamp);
     const wire = decodeUpdate(encodeUpdate({ ...goMicroCreate.update, metadata })).metadata;
-    assert.deepEqual(readStamp(wire), { origin: 'node-a', seq: 18446744073709551615n, ttlMs: 90_000 });
+    assert.deepEqual(readStamp(wire), stamp);
+    // Absent optional fields stay absent.
+    assert.deepEqual(readStamp(stampMetadata({ origin: 'n', seq: 0n, ttlMs: 0 })), {
+      origin: 'n',
+      seq: 0n,
+      ttlMs: 0,
+      claim: undefined,
+      prev: undefined,
+      incarnation: undefined,
+    });
   });
 
-  it('reads no stamp from a Go Micro update and refuses a partial or malformed one', () => {
+  it('reads no stamp from a Go Micro update and refuses a malformed one', () => {
     assert.equal(readStamp(goMicroUpdateMetadata), undefined);
-    const good = stampMetadata({ origin: 'n', seq: 1n, ttlMs: 1 });
     for (const bad of [
-      { ...good, [SEQ_KEY]: '-1' },
-      { ...good, [SEQ_KEY]: '18446744073709551616' },
-      { ...good, [SEQ_KEY]: '01' },
-      { ...good, [TTL_KEY]: '1.5' },
-      { ...good, [ORIGIN_KEY]: '' },
-      { [ORIGIN_KEY]: 'n' },
+      '1.1...',
+      '1.1....',
+      '1.1...n',
+      '-1.1....n',
+      '3w5e11264sgsg.1....n',
+      '01.1....n',
+      '1.1.5.x!...n',
+      '1..1...n',
+      '1.1.zzzzzzzzzzz...n',
+      `1.1....${'o'.repeat(513)}`,
+      'garbage',
     ]) {
       assert.equal(
-        wireReason(() => readStamp(bad)),
+        wireReason(() => readStamp({ ...goMicroUpdateMetadata, [STAMP_KEY]: bad })),
         'malformed',
+        bad,
       );
     }
     assert.throws(() => stampMetadata({ origin: '', seq: 1n, ttlMs: 1 }), RangeError);
+    assert.throws(() => stampMetadata({ origin: 'n', seq: -1n, ttlMs: 1 }), RangeError);
+    assert.throws(() => stampMetadata({ origin: 'n', seq: 1n, ttlMs: 1.5 }), RangeError);
   });
 });
 

@@ -30,13 +30,6 @@ export interface RegistryMessage {
   incarnation?: number | undefined;
 }
 
-/** Our key beside update.ts's stamp: the claim that settles which origin owns a node id. */
-export const CLAIM_KEY = 'x-rollcall-claim';
-/** Our key for {@link RegistryMessage.prev}. */
-export const PREV_KEY = 'x-rollcall-prev';
-/** Our key for {@link RegistryMessage.incarnation}. */
-export const INCARNATION_KEY = 'x-rollcall-inc';
-
 const ACTIONS: readonly UpdateAction[] = ['create', 'delete', 'update', 'sync'];
 
 /** Thrown for an update that cannot be read; the registry counts it as a drop. */
@@ -46,13 +39,17 @@ const fromUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Encodes the Update protobuf with our stamp (update.ts). */
 export function encodeMessage(m: RegistryMessage): Uint8Array {
-  let metadata: Record<string, string> = { ...goMicroUpdateMetadata };
-  if (m.origin !== undefined) {
-    metadata = stampMetadata({ origin: m.origin, seq: BigInt(m.seq ?? 0), ttlMs: m.ttl ?? 0 });
-    if (m.claim !== undefined) metadata[CLAIM_KEY] = String(m.claim);
-    if (m.prev !== undefined) metadata[PREV_KEY] = String(m.prev);
-    if (m.incarnation !== undefined) metadata[INCARNATION_KEY] = String(m.incarnation);
-  }
+  const metadata =
+    m.origin === undefined
+      ? goMicroUpdateMetadata
+      : stampMetadata({
+          origin: m.origin,
+          seq: BigInt(m.seq ?? 0),
+          ttlMs: m.ttl ?? 0,
+          claim: m.claim,
+          prev: m.prev,
+          incarnation: m.incarnation,
+        });
   return encodeUpdate({
     expires: m.expires,
     type: UpdateType.service,
@@ -72,7 +69,6 @@ export function decodeMessage(buf: Uint8Array): RegistryMessage {
   const stamp = readStamp(u.metadata);
   const seq = stamp && stamp.seq <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(stamp.seq) : undefined;
   if (stamp && seq === undefined) throw new MessageError('sequence beyond 2^53');
-  const claim = decimal(u.metadata, CLAIM_KEY);
   return {
     action,
     expires: u.expires,
@@ -80,17 +76,10 @@ export function decodeMessage(buf: Uint8Array): RegistryMessage {
     origin: stamp?.origin,
     seq,
     ttl: stamp ? Math.min(stamp.ttlMs, 2 ** 31 - 1) : undefined,
-    claim,
-    prev: decimal(u.metadata, PREV_KEY),
-    incarnation: decimal(u.metadata, INCARNATION_KEY),
+    claim: stamp?.claim,
+    prev: stamp?.prev,
+    incarnation: stamp?.incarnation,
   };
-}
-
-/** A metadata value that is a safe decimal integer, else undefined (a foreign or mangled value is ignored). */
-function decimal(metadata: Record<string, string>, key: string): number | undefined {
-  const text = Object.hasOwn(metadata, key) ? metadata[key] : undefined;
-  const n = text !== undefined && /^\d{1,16}$/.test(text) ? Number(text) : undefined;
-  return n !== undefined && Number.isSafeInteger(n) ? n : undefined;
 }
 
 /** The Service as Go Micro's JSON tags write it. */

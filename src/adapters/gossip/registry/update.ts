@@ -312,12 +312,12 @@ function int32Of(v: bigint): number {
 
 // --- rollcall's own metadata ---
 
-/** Key of the member name that originated the update (Go Micro ignores unknown metadata). */
-export const ORIGIN_KEY = 'x-rollcall-origin';
-/** Key of the per-origin sequence number, decimal uint64: orders and de-duplicates updates from one origin. */
-export const SEQ_KEY = 'x-rollcall-seq';
-/** Key of the time to live in milliseconds, decimal, relative to receipt: expiry without trusting the sender's clock. */
-export const TTL_KEY = 'x-rollcall-ttl';
+/**
+ * Key of rollcall's stamp in `Update.metadata` (Go Micro ignores unknown keys). One entry for every
+ * field, because each map entry costs its key's bytes on every copy of every update: six named
+ * entries took 183 bytes of a 424-byte update, this one about 50.
+ */
+export const STAMP_KEY = 'x-rc';
 
 /** What rollcall adds to an update beyond Go Micro's fields. */
 export interface RollcallStamp {
@@ -327,33 +327,85 @@ export interface RollcallStamp {
   seq: bigint;
   /** Time to live in milliseconds from receipt. */
   ttlMs: number;
+  /** Hybrid logical time of the registration: the highest claim owns a node id. */
+  claim?: number | undefined;
+  /** The origin's sequence of its change before this one: receivers apply an origin's changes in order. */
+  prev?: number | undefined;
+  /** The origin's SWIM incarnation when it sent this: tells an update of a later life from a dead one's. */
+  incarnation?: number | undefined;
 }
 
-/** Go Micro's metadata plus a rollcall stamp: what rollcall puts in `Update.metadata`. */
+const base36 = (n: number | undefined) => (n === undefined ? '' : n.toString(36));
+
+/**
+ * Go Micro's metadata plus a rollcall stamp: `seq.ttl.claim.prev.incarnation.origin`, numbers in
+ * lower-case base 36 without leading zeros, an absent one empty, the origin last so a member name
+ * may hold any character (dots included).
+ */
 export function stampMetadata(
   stamp: RollcallStamp,
   base: Readonly<Record<string, string>> = goMicroUpdateMetadata,
 ): Record<string, string> {
-  if (stamp.origin.length === 0) throw new RangeError('stamp origin must not be empty');
+  if (stamp.origin.length === 0 || stamp.origin.length > MAX_ORIGIN_LENGTH) throw new RangeError('stamp origin must be 1..512 characters');
   if (stamp.seq < 0n || stamp.seq > UINT64_MAX) throw new RangeError('stamp seq must be a uint64');
-  if (!Number.isSafeInteger(stamp.ttlMs) || stamp.ttlMs < 0) throw new RangeError('stamp ttlMs must be a non-negative integer');
-  return { ...base, [ORIGIN_KEY]: stamp.origin, [SEQ_KEY]: stamp.seq.toString(), [TTL_KEY]: String(stamp.ttlMs) };
+  for (const [name, v] of [
+    ['ttlMs', stamp.ttlMs],
+    ['claim', stamp.claim],
+    ['prev', stamp.prev],
+    ['incarnation', stamp.incarnation],
+  ] as const) {
+    if (v !== undefined && (!Number.isSafeInteger(v) || v < 0)) throw new RangeError(`stamp ${name} must be a non-negative safe integer`);
+  }
+  const fields = [stamp.seq.toString(36), base36(stamp.ttlMs), base36(stamp.claim), base36(stamp.prev), base36(stamp.incarnation)];
+  return { ...base, [STAMP_KEY]: `${fields.join('.')}.${stamp.origin}` };
+}
+
+const MAX_ORIGIN_LENGTH = 512;
+/** Canonical base 36: no sign, no leading zero. 13 digits hold a uint64. */
+const BASE36 = /^(0|[1-9a-z][0-9a-z]{0,12})$/;
+
+function parseBase36(text: string): bigint {
+  let v = 0n;
+  for (const ch of text) v = v * 36n + BigInt(Number.parseInt(ch, 36));
+  return v;
 }
 
 /**
  * The rollcall stamp of an update, or `undefined` when it carries none (an update from Go Micro).
- * A stamp that is present but partial or malformed throws {@link WireError} `malformed`.
+ * A stamp that is present but malformed throws {@link WireError} `malformed`.
  */
 export function readStamp(metadata: Readonly<Record<string, string>>): RollcallStamp | undefined {
-  const origin = Object.hasOwn(metadata, ORIGIN_KEY) ? metadata[ORIGIN_KEY] : undefined;
-  const seq = Object.hasOwn(metadata, SEQ_KEY) ? metadata[SEQ_KEY] : undefined;
-  const ttl = Object.hasOwn(metadata, TTL_KEY) ? metadata[TTL_KEY] : undefined;
-  if (origin === undefined && seq === undefined && ttl === undefined) return undefined;
-  if (origin === undefined || origin.length === 0 || origin.length > 512)
-    throw new WireError('malformed', `gossip update: ${ORIGIN_KEY} missing or invalid`);
-  if (seq === undefined || !/^(0|[1-9][0-9]{0,19})$/.test(seq) || BigInt(seq) > UINT64_MAX)
-    throw new WireError('malformed', `gossip update: ${SEQ_KEY} missing or not a uint64`);
-  if (ttl === undefined || !/^(0|[1-9][0-9]{0,14})$/.test(ttl))
-    throw new WireError('malformed', `gossip update: ${TTL_KEY} missing or not a number of ms`);
-  return { origin, seq: BigInt(seq), ttlMs: Number(ttl) };
+  const text = Object.hasOwn(metadata, STAMP_KEY) ? metadata[STAMP_KEY] : undefined;
+  if (text === undefined) return undefined;
+  const bad = (why: string): never => {
+    throw new WireError('malformed', `gossip update: ${STAMP_KEY} ${why}`);
+  };
+  const fields: string[] = [];
+  let at = 0;
+  for (let i = 0; i < 5; i++) {
+    const dot = text.indexOf('.', at);
+    if (dot < 0) bad('has fewer than six fields');
+    fields.push(text.slice(at, dot));
+    at = dot + 1;
+  }
+  const origin = text.slice(at);
+  if (origin.length === 0 || origin.length > MAX_ORIGIN_LENGTH) bad('origin missing or longer than 512');
+  const [seqText = '', ttlText = '', ...rest] = fields;
+  if (!BASE36.test(seqText)) bad('sequence is not canonical base 36');
+  const seq = parseBase36(seqText);
+  if (seq > UINT64_MAX) bad('sequence exceeds a uint64');
+  const number = (field: string, what: string, required: boolean): number | undefined => {
+    if (field === '' && !required) return undefined;
+    if (!BASE36.test(field)) bad(`${what} is not canonical base 36`);
+    const n = Number(parseBase36(field));
+    if (!Number.isSafeInteger(n)) bad(`${what} exceeds 2^53`);
+    return n;
+  };
+  const ttlMs = number(ttlText, 'ttl', true) as number;
+  const [claim, prev, incarnation] = [
+    number(rest[0] ?? '', 'claim', false),
+    number(rest[1] ?? '', 'prev', false),
+    number(rest[2] ?? '', 'incarnation', false),
+  ];
+  return { origin, seq, ttlMs, claim, prev, incarnation };
 }
