@@ -72,6 +72,7 @@ const phases = [
       'mdns/go-interop',
       'gossip/go-memberlist-peer',
       'gossip/serf-peer',
+      'gossip/registry-serf',
       'gossip/swim-real-',
       'adapters/gossip',
       'gossip/registry-faults',

@@ -51,6 +51,10 @@ it('gossip: a port in use is CONFLICT naming the remedy; bad options are INVALID
     { preset: 'fast' },
     { keyring: [new Uint8Array(10)] },
     { address: 'x:y' },
+    { tags: { role: 'api' } }, // serf tags without the serf profile
+    { profile: 'serf', tags: { rollcall: '2' } }, // rollcall's own tag
+    { profile: 'serf', tags: { role: 7 } },
+    { profile: 'serf', tags: { big: 'x'.repeat(600) } }, // over serf's Meta
   ]) {
     await assert.rejects(
       createRegistry({ kind: 'gossip', ...options } as never),
@@ -58,6 +62,10 @@ it('gossip: a port in use is CONFLICT naming the remedy; bad options are INVALID
       JSON.stringify(options),
     );
   }
+  await assert.rejects(
+    createRegistry({ kind: 'gossip', profile: 'consul' } as never),
+    (e) => isRollcallError(e, 'UNSUPPORTED') && /'memberlist' or 'serf'/.test((e as Error).message),
+  );
 });
 
 it('gossip: a keyring (16-byte key) encrypts the cluster; a member with another key learns nothing', async (t) => {

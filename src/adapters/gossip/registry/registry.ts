@@ -30,6 +30,8 @@ import { Entries, type EntryChange, nodeKey } from './entries.js';
 import { type GossipKeyring, keyringControl } from './keyring-control.js';
 import { decodeMessage, encodeMessage, parseServiceJson, type RegistryMessage, serviceJson, type UpdateAction } from './message.js';
 import { type GateDrop, type GatedUpdate, OriginGate, type OriginStatus } from './origin-order.js';
+import { decodeSerfTags } from './serf-events.js';
+import { ROLLCALL_TAG, SERF_VSN, SerfProfile } from './serf-profile.js';
 import type { GossipOptions, GossipSettings } from './settings.js';
 import { decodeState, encodeState } from './state.js';
 
@@ -79,6 +81,8 @@ export class GossipRegistry extends LocalViewAdapter {
   #lastChange = 0;
   readonly #gate: OriginGate<Arrival>;
   readonly #keyring: GossipKeyring;
+  /** The serf profile's clocks and intents; undefined in the memberlist profile. */
+  readonly #serf: SerfProfile | undefined;
   readonly counters = {
     updatesSent: 0,
     updatesReceived: 0,
@@ -130,6 +134,7 @@ export class GossipRegistry extends LocalViewAdapter {
   private constructor(options: GossipOptions, settings: GossipSettings, transport: Transport, clock: Clock) {
     super({ kind: 'gossip', options, logger: adapterLogger(options.logger, 'gossip'), capabilities: { members: true }, clock });
     this.#settings = settings;
+    this.#serf = settings.profile === 'serf' ? new SerfProfile(settings.name) : undefined;
     this.#keyring = keyringControl(settings.keyring);
     this.#entries = new Entries({ clock, view: this.view, tombstoneMs: Math.max(60_000, this.defaultTtl * 3) });
     const self = transport.advertiseAddress;
@@ -161,6 +166,7 @@ export class GossipRegistry extends LocalViewAdapter {
       config: settings.config,
       layers: { label: labelBytes(settings.label), keyring: settings.keyring, compression: settings.config.enableCompression },
       name: settings.name,
+      ...(this.#serf ? { meta: SerfProfile.meta(settings.tags), vsn: SERF_VSN } : {}),
       delegate: {
         notifyMsg: (payload) => this.#receive(payload),
         getBroadcasts: (overhead, limit) => this.#queue.take(overhead, limit),
@@ -188,8 +194,14 @@ export class GossipRegistry extends LocalViewAdapter {
 
   async #begin(): Promise<void> {
     this.swim.start();
-    if (this.#seeds.length === 0) return;
+    if (this.#seeds.length === 0) {
+      // The first member: its join time goes out in push/pulls.
+      this.#serf?.joinIntent();
+      return;
+    }
     const joined = await this.swim.join(this.#seeds);
+    // After the join's push/pull, so our status time is above what the cluster knows.
+    if (this.#serf) void this.#sendIntent(this.#serf.joinIntent());
     if (joined === 0) {
       this.log.warn({ seeds: this.#seeds.map(formatAddress) }, 'no seed answered; retrying in the background');
       this.#scheduleRejoin();
@@ -239,15 +251,14 @@ export class GossipRegistry extends LocalViewAdapter {
    * is a fresh heartbeat: a member back from a partition holds our nodes as tombstones at the
    * sequence of our last update, so only a newer one brings them back.
    */
-  #greet(member: { addr: Uint8Array; port: number }): void {
+  #greet(member: { addr: Uint8Array; port: number; meta: Uint8Array }): void {
     const to = addressFromWire(member.addr, member.port);
     if (!to) return;
     for (const own of this.#own.values()) {
       if (own.service) this.#publish(own.service, 'create', own.ttl, own.claim, true);
       if (!own.payload) continue;
-      const message = encodeUserPacket(own.payload);
-      if (message.length <= this.#packetRoom()) void this.swim.net.sendPacket(to, message);
-      else this.swim.net.sendUserStream(to, own.payload).catch(() => {});
+      if (this.#fits(own.payload)) void this.swim.net.sendPacket(to, encodeUserPacket(own.payload));
+      else if (this.#isRollcall(member)) this.swim.net.sendUserStream(to, own.payload).catch(() => {});
     }
   }
 
@@ -259,6 +270,23 @@ export class GossipRegistry extends LocalViewAdapter {
    */
   #reannounce(): void {
     for (const own of this.#own.values()) if (own.service) this.#publish(own.service, 'create', own.ttl, own.claim, true);
+  }
+
+  /** Whether a user message may go as a broadcast: it fits a packet, and (serf) serf's user event limit. */
+  #fits(payload: Uint8Array): boolean {
+    if (this.#serf && !SerfProfile.fitsEvent(payload)) return false;
+    return encodeUserPacket(payload).length <= this.#packetRoom();
+  }
+
+  /** A member that reads our updates over TCP: every member, or in the serf profile those tagged as rollcall's. */
+  #isRollcall(member: { meta: Uint8Array }): boolean {
+    return !this.#serf || decodeSerfTags(member.meta)[ROLLCALL_TAG] === '1';
+  }
+
+  /** A serf join or leave intent: to every live member at once, and queued so it spreads to the rest. */
+  #sendIntent(intent: Uint8Array): Promise<unknown> {
+    this.#queue.queue({ message: encodeUserPacket(intent), name: `serf-intent:${this.memberName}` });
+    return this.#sendDirect(intent);
   }
 
   /** The room a user message has in one packet after the label, encryption and compound framing. */
@@ -293,7 +321,8 @@ export class GossipRegistry extends LocalViewAdapter {
     };
     this.counters.updatesSent++;
     const name = joinKey(`upd:${this.memberName}`, key);
-    const payload = encodeMessage(message);
+    const update = encodeMessage(message);
+    const payload = this.#serf ? this.#serf.wrap(update, key, deleted) : update;
     const own = this.#own.get(key);
     if (own && !deleted) {
       own.payload = payload;
@@ -303,18 +332,20 @@ export class GossipRegistry extends LocalViewAdapter {
     else if (!heartbeat) this.#sendDirect(payload);
   }
 
-  #sendDirect(payload: Uint8Array): void {
+  #sendDirect(payload: Uint8Array): Promise<unknown> {
     const message = encodeUserPacket(payload);
+    const sent: Promise<unknown>[] = [];
     for (const m of this.swim.liveMembers()) {
       const to = addressFromWire(m.addr, m.port);
-      if (to) void this.swim.net.sendPacket(to, message);
+      if (to) sent.push(this.swim.net.sendPacket(to, message));
     }
+    return Promise.all(sent);
   }
 
-  /** Queues a user message for gossip; false when it does not fit a packet. */
+  /** Queues a user message for gossip; false when it does not fit a packet (or, serf, a user event). */
   #enqueue(payload: Uint8Array, name: string, goodbye = false): boolean {
+    if (!this.#fits(payload)) return false;
     const message = encodeUserPacket(payload);
-    if (message.length > this.#packetRoom()) return false;
     if (goodbye) this.#goodbyes.add(name);
     else this.#goodbyes.delete(name);
     this.#queue.queue({
@@ -326,12 +357,15 @@ export class GossipRegistry extends LocalViewAdapter {
     return true;
   }
 
-  /** An update larger than a packet: a TCP user message to each live member (memberlist SendReliable). */
+  /**
+   * An update larger than a packet (or a serf user event): a TCP user message to each live member
+   * (memberlist SendReliable); in the serf profile to rollcall members only.
+   */
   #sendLarge(payload: Uint8Array): void {
     this.counters.largeUpdates++;
     for (const m of this.swim.liveMembers()) {
       const to = addressFromWire(m.addr, m.port);
-      if (!to) continue;
+      if (!to || !this.#isRollcall(m)) continue;
       this.swim.net
         .sendUserStream(to, payload)
         .catch((error: unknown) => this.noteBackendError(error, `sending a large update to ${m.name} failed`));
@@ -340,7 +374,29 @@ export class GossipRegistry extends LocalViewAdapter {
 
   // --- receiving ---
 
-  #receive(payload: Uint8Array): void {
+  /** A user message: in the serf profile, serf's own (an update arrives inside a user event). */
+  #receive(wire: Uint8Array): void {
+    if (!this.#serf) {
+      this.#receiveUpdate(wire, wire);
+      return;
+    }
+    let received: ReturnType<SerfProfile['receive']>;
+    try {
+      received = this.#serf.receive(wire);
+    } catch (error) {
+      this.counters.badUpdates++;
+      this.noteDrop(`unreadable serf message: ${(error as Error).message}`, 'gossip');
+      return;
+    }
+    if (received.kind === 'update') this.#receiveUpdate(received.update, received.relay);
+    else if (received.kind === 'intent') {
+      // Passed on as serf does, under the member's name so a newer intent replaces a queued older one.
+      this.#queue.queue({ message: encodeUserPacket(received.relay), name: `serf-intent:${received.node}` });
+    } else if (received.kind === 'refute') void this.#sendIntent(this.#serf.joinIntent());
+  }
+
+  /** `payload` is the update; `wire` the user message it came in, which is what we pass on. */
+  #receiveUpdate(payload: Uint8Array, wire: Uint8Array): void {
     this.counters.updatesReceived++;
     let message: RegistryMessage;
     try {
@@ -365,7 +421,7 @@ export class GossipRegistry extends LocalViewAdapter {
       return;
     }
     if (message.origin === undefined) {
-      this.#receiveGoMicro(payload, message, service);
+      this.#receiveGoMicro(wire, message, service);
       return;
     }
     const origin = message.origin;
@@ -375,7 +431,7 @@ export class GossipRegistry extends LocalViewAdapter {
       this.noteDrop('update without a sequence or ttl', 'gossip');
       return;
     }
-    const arrival: Arrival = { message: { ...message, origin, seq: message.seq, ttl: message.ttl }, service, payload };
+    const arrival: Arrival = { message: { ...message, origin, seq: message.seq, ttl: message.ttl }, service, payload: wire };
     this.#gate.submit({
       origin,
       seq: message.seq,
@@ -455,8 +511,16 @@ export class GossipRegistry extends LocalViewAdapter {
     return normalizeService(json, { limits: this.limits, adapter: 'gossip', requireNodes: false, checkEncodedSize: false });
   }
 
-  /** Go Micro's state format (state.ts), so a Go Micro member merges it; each node stamped for rollcall members. */
+  /**
+   * Go Micro's state format (state.ts), so a Go Micro member merges it; each node stamped for
+   * rollcall members. In the serf profile, serf's state, with our nodes' latest events.
+   */
   #localState(): Uint8Array {
+    if (this.#serf)
+      return this.#serf.localState(
+        (node) => this.#originStatus(node).state === 'gone',
+        (key) => this.#own.has(key),
+      );
     return encodeState(
       this.#entries.live().map(({ entry, remaining }) => ({
         origin: entry.origin,
@@ -476,6 +540,10 @@ export class GossipRegistry extends LocalViewAdapter {
   #mergeState(state: Uint8Array): void {
     // Go Micro sends an empty state outside a join.
     if (state.length === 0) return;
+    if (this.#serf) {
+      this.#mergeSerfState(this.#serf, state);
+      return;
+    }
     let decoded: ReturnType<typeof decodeState>;
     try {
       decoded = decodeState(state, { limits: this.limits });
@@ -502,6 +570,23 @@ export class GossipRegistry extends LocalViewAdapter {
           this.#entries.apply({ origin: '', seq: ++this.#goSeq, claim: 0, service: one, deleted: false, ttl });
         }
       }
+    }
+  }
+
+  /** Serf's state: the registry updates among its recent events arrive as if gossiped; members it lists as left lose their nodes. */
+  #mergeSerfState(serf: SerfProfile, state: Uint8Array): void {
+    let merged: ReturnType<SerfProfile['mergeState']>;
+    try {
+      merged = serf.mergeState(state);
+    } catch (error) {
+      this.noteDrop(`unreadable serf push/pull state: ${(error as Error).message}`, 'gossip');
+      return;
+    }
+    for (const { update, relay } of merged.updates) this.#receiveUpdate(update, relay);
+    for (const node of merged.left) {
+      if (this.#originStatus(node).state === 'alive') continue;
+      this.#gate.gone(node);
+      if (this.#entries.dropOrigin(node) > 0) this.counters.originsDropped++;
     }
   }
 
@@ -561,11 +646,14 @@ export class GossipRegistry extends LocalViewAdapter {
     this.assertOpen();
     return this.swim.members.all().map((m) => {
       const at = addressFromWire(m.addr, m.port);
+      // A member that announced its leave and is gone left, as serf counts it; one that went silent failed.
+      const gone = m.state === NodeState.dead || m.state === NodeState.left;
+      const status = this.#serf && gone ? (this.#serf.isLeaving(m.name) || m.state === NodeState.left ? 'left' : 'failed') : undefined;
       return Object.freeze({
         name: m.name,
         address: at ? formatAddress(at) : '',
-        status: STATE_NAMES[m.state] ?? String(m.state),
-        tags: Object.freeze({}),
+        status: status ?? STATE_NAMES[m.state] ?? String(m.state),
+        tags: Object.freeze(this.#serf ? decodeSerfTags(m.meta) : {}),
       });
     });
   }
@@ -580,6 +668,8 @@ export class GossipRegistry extends LocalViewAdapter {
         await new Promise<void>((resolve) => this.clock.setTimeout(resolve, config.gossipInterval / 2));
       }
       const peers = this.swim.liveMembers();
+      // Serf's order: the leave intent first, so serf lists us `left` rather than `failed`.
+      if (this.#serf) await this.#sendIntent(this.#serf.leaveIntent());
       await this.swim.leave(Math.max(500, config.probeTimeout * 2));
       // Gossip picks its targets at random: tell every member directly too, so none keeps counting
       // a member that left as alive (and gossiping to it) until suspicion runs out.

@@ -15,8 +15,8 @@ import { Keyring } from '../wire/keyring.js';
 
 /** Timing presets: memberlist's DefaultLANConfig, DefaultWANConfig and DefaultLocalConfig. */
 export type GossipPreset = 'lan' | 'wan' | 'local';
-/** Who the cluster is: `memberlist` (Go Micro's gossip registry). */
-export type GossipProfile = 'memberlist';
+/** Who the cluster is: `memberlist` (Go Micro's gossip registry) or `serf` (serf agents, Consul's LAN pool). */
+export type GossipProfile = 'memberlist' | 'serf';
 
 export interface GossipOptions extends CommonOptions {
   /** Selects this adapter in `createRegistry`; ignored by `createGossipRegistry`. @default 'gossip' */
@@ -65,10 +65,20 @@ export interface GossipOptions extends CommonOptions {
    */
   preset?: GossipPreset;
   /**
-   * Which cluster this joins: `memberlist` speaks to Go Micro's gossip registry.
+   * Which cluster this joins: `memberlist` speaks to Go Micro's gossip registry (delegate versions
+   * 0,0,0); `serf` joins serf agents as a serf member (delegate versions 2..5, {@link tags} as its
+   * Meta, a leave intent on close so serf lists it `left`), and registrations travel as serf user
+   * events named `rollcall`, which serf agents relay. A registration too large for serf's 512-byte
+   * user event goes over TCP to rollcall members only.
    * @default 'memberlist'
    */
   profile?: GossipProfile;
+  /**
+   * Serf tags of this member (`serf` profile only), as `serf members` lists them; the tag
+   * `rollcall=1` is added, and marks rollcall members to each other.
+   * @default {}
+   */
+  tags?: Readonly<Record<string, string>>;
   /**
    * How long a Go Micro registration is kept without a renewal, in ms. Go Micro stamps each update
    * with an absolute expiry from its sender's wall clock; the time left until then is clamped to
@@ -114,6 +124,8 @@ export interface GossipSettings {
   preset: GossipPreset;
   config: SwimConfig;
   profile: GossipProfile;
+  /** Serf tags (`serf` profile); empty otherwise. */
+  tags: Readonly<Record<string, string>>;
   goMicroTtl: GoMicroTtlWindow;
   /** Tests: an in-memory transport and a simulated clock instead of sockets and real time. */
   transport?: Transport;
@@ -181,13 +193,31 @@ export function resolveGossipSettings(options: GossipOptions): GossipSettings {
   const preset = options.preset ?? 'lan';
   if (!Object.hasOwn(presets, preset)) fail(`preset ${JSON.stringify(preset)} is not one of lan, wan, local`);
   const profile = options.profile ?? 'memberlist';
-  if (profile !== 'memberlist') {
-    throw new RollcallError('UNSUPPORTED', `gossip: profile ${JSON.stringify(profile)} is not available; use 'memberlist'`, {
+  if (profile !== 'memberlist' && profile !== 'serf') {
+    throw new RollcallError('UNSUPPORTED', `gossip: profile ${JSON.stringify(profile)} is not available; use 'memberlist' or 'serf'`, {
       adapter: 'gossip',
     });
   }
+  const tags = resolveTags(options.tags, profile);
   const goMicroTtl = resolveGoMicroTtl(options.goMicroTtl);
-  return { seeds, bind, port, advertise, name, keyring, label, preset, config: presets[preset], profile, goMicroTtl };
+  return { seeds, bind, port, advertise, name, keyring, label, preset, config: presets[preset], profile, tags, goMicroTtl };
+}
+
+/** Serf's Meta holds at most 512 bytes (memberlist's MetaMaxSize); our marker tag takes 13 of them. */
+const MAX_TAG_BYTES = 512 - 16;
+
+function resolveTags(value: GossipOptions['tags'], profile: GossipProfile): Readonly<Record<string, string>> {
+  if (value === undefined) return {};
+  if (profile !== 'serf') return fail("tags are serf tags: they need profile 'serf'");
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return fail('tags must be an object of strings');
+  let bytes = 3;
+  for (const [k, v] of Object.entries(value)) {
+    if (typeof v !== 'string') fail(`tag ${JSON.stringify(k)} must be a string`);
+    if (k === 'rollcall') fail("the tag 'rollcall' is set by rollcall itself");
+    bytes += Buffer.byteLength(k) + Buffer.byteLength(v) + 6;
+  }
+  if (bytes > MAX_TAG_BYTES) fail(`tags take about ${bytes} bytes; serf's Meta holds ${MAX_TAG_BYTES} beside rollcall's own tag`);
+  return Object.freeze({ ...value });
 }
 
 /** Checks the clamp window: whole ms, 1 <= min <= max <= 2^31 - 1. */
