@@ -55,7 +55,10 @@ const DELETE_BOUND = probeRounds.reduce((a, b) => a + b, 0) * config.probeInterv
  * intervals. A member back alive is greeted with a fresh update of every node at once (a probe
  * interval and a few gossip rounds of slack). The registry has no option to shorten the interval.
  */
-const HEAL_BOUND = 2 * config.reconnectInterval + config.tcpTimeout + config.probeInterval + 10 * config.gossipInterval;
+// Plus one push/pull interval: a fresh update is retransmitted only a few times (2 on the local
+// preset), all copies can miss one member (about one run in 40 here), and anti-entropy repairs it.
+const HEAL_BOUND =
+  2 * config.reconnectInterval + config.tcpTimeout + config.probeInterval + 10 * config.gossipInterval + config.pushPullInterval;
 
 function nftMissing(): string | undefined {
   if (process.getuid?.() !== 0) return 'needs root to add an nftables table';
