@@ -40,8 +40,8 @@ function memberLine(m: Member): MemberLine {
 
 /**
  * Calls `onLine` for each line of `stream`, and `onEnd` when it ends. Not node:readline, and the
- * driver's `spawn` is imported only when used: the node process loads neither module, so its
- * memory is what a deployed node's would be, not a test harness's (about 3 MiB less).
+ * driver's `spawn` is imported only when used: the node process loads no module a deployed node
+ * would not, so what the benchmarks measure of it is rollcall's own cost.
  */
 function eachLine(stream: NodeJS.ReadableStream, onLine: (line: string) => void, onEnd?: () => void): void {
   let rest = '';
