@@ -10,8 +10,8 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { local } from '../../src/adapters/gossip/swim/config.js';
 import { suspicionTimeout } from '../../src/adapters/gossip/swim/timing.js';
-import type { WatchEvent } from '../../src/index.js';
 import { type RemoteRegistry, spawnRegistry } from '../harness/remote.js';
+import { record } from './process-cluster.js';
 
 const N = 5;
 const TTL = 120_000;
@@ -31,20 +31,6 @@ const members: RemoteRegistry[] = [];
 after(async () => {
   for (const m of members) await m.close().catch(() => {});
 });
-
-/** A watch on `service` in a child, recording when each node was added or removed (parent clock). */
-function record(registry: RemoteRegistry, service: string) {
-  const events: { at: number; what: string }[] = [];
-  const watcher = registry.watch({ service });
-  void (async () => {
-    for await (const e of watcher as AsyncIterable<WatchEvent>) {
-      if (e.type === 'resync') continue;
-      for (const n of e.added) events.push({ at: Date.now(), what: `add:${n.id}` });
-      for (const n of e.removed) events.push({ at: Date.now(), what: `remove:${n.id}` });
-    }
-  })();
-  return { events, stop: () => watcher.stop() };
-}
 
 async function until(what: string, ms: number, condition: () => Promise<boolean> | boolean): Promise<number> {
   const start = Date.now();
