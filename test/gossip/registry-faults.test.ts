@@ -21,11 +21,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const suspicionMin = suspicionTimeout(config.suspicionMult, N, config.probeInterval);
 const suspicionMax = config.suspicionMaxTimeoutMult * suspicionMin;
 /**
- * Detection bound: every live member probes the dead one within its round over the N - 1 others
- * (plus the probe timeout), the suspicion runs at most its maximum, and the death then spreads
- * in a few gossip rounds.
+ * Detection bound, for the slowest member: the death verdict is gossiped only a few times on the
+ * local preset and may miss it, so it must probe the dead one itself, at the latest in probe
+ * 2(N - 1) after the kill (the rest of a shuffled sweep, then a reshuffled one with the dead member
+ * last; the others answer its indirect probes with nacks, so awareness does not stretch the rounds),
+ * wait out the probe timeout and, a lone accuser, the suspicion maximum; the death then reaches its
+ * watch at once (a few gossip rounds of slack).
  */
-const DETECTION_BOUND = (N - 1) * config.probeInterval + config.probeTimeout + suspicionMax + 10 * config.gossipInterval;
+const DETECTION_BOUND = 2 * (N - 1) * config.probeInterval + config.probeTimeout + suspicionMax + 10 * config.gossipInterval;
 
 const members: RemoteRegistry[] = [];
 after(async () => {

@@ -130,13 +130,16 @@ describe('gossip registry processes: rolling key rotation', { concurrency: 1 }, 
       options: { kind: 'gossip', bind: bind(4), port: 0, preset: 'local', name: name(4), keyring: [keyB], address: seed },
     });
     started.push(fresh);
-    const joined = await until('the member on B is alive everywhere and holds every node', JOIN_WINDOW, async () => {
+    // Its alive message is retransmitted only twice on the local preset and all copies can miss one
+    // member; that member learns of it at its next push/pull. So the join may take one more interval.
+    const joinBound = JOIN_WINDOW + config.pushPullInterval;
+    const joined = await until('the member on B is alive everywhere and holds every node', joinBound, async () => {
       const views = await Promise.all(members.map(aliveNames));
       const nodes = (await fresh.getService(SERVICE).catch(() => [])).flatMap((s) => s.nodes);
       return views.every((v) => v.includes(name(4))) && nodes.length === registered;
     });
     assert.deepEqual(await aliveNames(fresh), [...members.keys()].map(name).concat(name(4)).sort());
-    process.stderr.write(`# member on B joined and learned ${registered} nodes in ${joined} ms (window ${JOIN_WINDOW} ms)\n`);
+    process.stderr.write(`# member on B joined and learned ${registered} nodes in ${joined} ms (bound ${joinBound} ms)\n`);
     for (const w of watches) w.stop();
   });
 });
