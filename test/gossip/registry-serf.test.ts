@@ -39,8 +39,11 @@ const LEAVE_SEEN_MS = 5 * local.probeInterval;
  */
 const CRASH_SEEN_MS =
   local.suspicionMaxTimeoutMult * suspicionTimeout(local.suspicionMult, 3, local.probeInterval) + 5 * local.probeInterval;
-/** Relay through a serf agent: its gossip runs every 200 ms; a few seconds cover retransmits on a busy host. */
-const RELAY_MS = 10 * local.probeInterval;
+/**
+ * Relay through a serf agent: it passes a user event on a few times to random members, which can all
+ * miss one; that member gets the event from the agent's next push/pull (recent events ride on it).
+ */
+const RELAY_MS = local.pushPullInterval + 5 * local.probeInterval;
 
 const stops: Array<() => Promise<void>> = [];
 after(async () => {
