@@ -257,7 +257,8 @@ export class GossipRegistry extends LocalViewAdapter {
     for (const own of this.#own.values()) {
       if (own.service) this.#publish(own.service, 'create', own.ttl, own.claim, true);
       if (!own.payload) continue;
-      if (this.#fits(own.payload)) void this.swim.net.sendPacket(to, encodeUserPacket(own.payload));
+      const message = encodeUserPacket(own.payload);
+      if (this.#fits(own.payload, message)) void this.swim.net.sendPacket(to, message);
       else if (this.#isRollcall(member)) this.swim.net.sendUserStream(to, own.payload).catch(() => {});
     }
   }
@@ -272,10 +273,13 @@ export class GossipRegistry extends LocalViewAdapter {
     for (const own of this.#own.values()) if (own.service) this.#publish(own.service, 'create', own.ttl, own.claim, true);
   }
 
-  /** Whether a user message may go as a broadcast: it fits a packet, and (serf) serf's user event limit. */
-  #fits(payload: Uint8Array): boolean {
+  /**
+   * Whether a user message may go as a broadcast: `message` (the payload framed as a user packet)
+   * fits a packet, and (serf) the payload fits serf's user event limit.
+   */
+  #fits(payload: Uint8Array, message: Uint8Array): boolean {
     if (this.#serf && !SerfProfile.fitsEvent(payload)) return false;
-    return encodeUserPacket(payload).length <= this.#packetRoom();
+    return message.length <= this.#packetRoom();
   }
 
   /** A member that reads our updates over TCP: every member, or in the serf profile those tagged as rollcall's. */
@@ -349,8 +353,8 @@ export class GossipRegistry extends LocalViewAdapter {
 
   /** Queues a user message for gossip; false when it does not fit a packet (or, serf, a user event). */
   #enqueue(payload: Uint8Array, name: string, goodbye = false, alreadySent = 0): boolean {
-    if (!this.#fits(payload)) return false;
     const message = encodeUserPacket(payload);
+    if (!this.#fits(payload, message)) return false;
     if (goodbye) this.#goodbyes.add(name);
     else this.#goodbyes.delete(name);
     this.#queue.queue(
