@@ -283,32 +283,27 @@ describe('gossip registry: serf profile', { skip }, () => {
     const b = await partitionedMember('rollcall-mb', '127.0.0.38', seedOf(agent), others('b'));
     addresses.b = b.registry.address;
 
+    /** `member` holds a's one node, which reached it only through the agent. */
+    const seesNode = async (label: string, member: Registry) => {
+      const found = await eventually(
+        `${label} sees a’s node`,
+        () => member.getService('greeter').catch(() => []),
+        (s) => s.length === 1,
+        RELAY_MS,
+      );
+      assert.deepEqual(
+        found[0]?.nodes.map((n) => n.id),
+        ['greeter-m'],
+      );
+    };
     const registration = await a.registry.register(greeter('greeter-m', '127.0.0.37:8080'), { ttl: 60_000 });
-    const found = await eventually(
-      'b sees a’s node',
-      () => b.registry.getService('greeter').catch(() => []),
-      (s) => s.length === 1,
-      RELAY_MS,
-    );
-    assert.deepEqual(
-      found[0]?.nodes.map((n) => n.id),
-      ['greeter-m'],
-    );
+    await seesNode('b', b.registry);
     assert.ok(a.transport.dropped + b.transport.dropped > 0, 'a and b tried to talk directly and could not');
 
     // A member that joins later, also cut off from a: the agent's push/pull carries the recent event.
     const c = await partitionedMember('rollcall-mc', '127.0.0.39', seedOf(agent), others('c'));
     addresses.c = c.registry.address;
-    const late = await eventually(
-      'c sees a’s node',
-      () => c.registry.getService('greeter').catch(() => []),
-      (s) => s.length === 1,
-      RELAY_MS,
-    );
-    assert.deepEqual(
-      late[0]?.nodes.map((n) => n.id),
-      ['greeter-m'],
-    );
+    await seesNode('c', c.registry);
 
     // The delete goes the same way (a stays in the cluster, so only the event can remove the node).
     await registration.deregister();
