@@ -213,7 +213,8 @@ describe('gossip registry receive path: fuzzed', () => {
   it('a hostile flood costs bounded CPU and memory against an honest flood of the same count', async () => {
     const sim = await setup();
     const { a, b, quiet, dead } = sim;
-    const COUNT = 3_000;
+    const COUNT = 1_500;
+    const ROUNDS = 3;
     const PER_PACKET = 4;
     const pad = 'p'.repeat(200);
     /** Sends COUNT updates from `make`, PER_PACKET to a compound, over simulated seconds; CPU ms and heap growth. */
@@ -238,10 +239,11 @@ describe('gossip registry receive path: fuzzed', () => {
       return { cpuMs: (used.user + used.system) / 1000, heap: process.memoryUsage().heapUsed - heap, bytes };
     };
     // Honest: new nodes of a known origin, each applied, stored, shown and passed on.
-    const honest = await flood((i) => forged(quiet.memberName, 1_000 + i, `h${i}`, { prev: 0 }, `honest-${pad.slice(0, 40)}`));
-    assert.ok(await has(b, `honest-${pad.slice(0, 40)}`));
+    const honestUpdate = (round: number) => (i: number) =>
+      forged(quiet.memberName, 1_000 + round * COUNT + i, `h${round}-${i}`, { prev: 0 }, `honest-${pad.slice(0, 40)}`);
     // Hostile: unknown origins (held), a dead origin, services that are not services, broken protobuf.
-    const hostile = await flood((i) => {
+    const hostileUpdate = (round: number) => (j: number) => {
+      const i = round * COUNT + j;
       switch (i % 4) {
         case 0:
           return forged(`ghost-${i}`, i, `x${i}`, {}, `hostile-${pad.slice(0, 40)}`);
@@ -252,18 +254,31 @@ describe('gossip registry receive path: fuzzed', () => {
         default:
           return Uint8Array.from([0x3a, 0xff, 0xff, 0x03, ...new TextEncoder().encode(pad)]);
       }
-    });
+    };
+    // Rounds alternate, and each kind keeps its cheapest round: one process-wide pause (a major
+    // GC, a JIT tier-up, a starved core) inflates one window, not the comparison.
+    type Cost = Awaited<ReturnType<typeof flood>>;
+    const cheapest = (a: Cost | undefined, b: Cost): Cost =>
+      a === undefined ? b : { cpuMs: Math.min(a.cpuMs, b.cpuMs), heap: Math.min(a.heap, b.heap), bytes: b.bytes };
+    let honest: Cost | undefined;
+    let hostile: Cost | undefined;
+    for (let round = 0; round < ROUNDS; round++) {
+      honest = cheapest(honest, await flood(honestUpdate(round)));
+      hostile = cheapest(hostile, await flood(hostileUpdate(round)));
+    }
+    assert.ok(honest && hostile && (await has(b, `honest-${pad.slice(0, 40)}`)));
     const cpuRatio = hostile.cpuMs / honest.cpuMs;
     const heapRatio = Math.max(0, hostile.heap) / Math.max(1, honest.heap);
     process.stderr.write(
-      `# honest: ${honest.cpuMs.toFixed(0)} ms CPU, ${(honest.heap / 1024).toFixed(0)} KiB heap, ${honest.bytes} B; ` +
+      `# cheapest of ${ROUNDS} rounds of ${COUNT}: honest: ${honest.cpuMs.toFixed(0)} ms CPU, ${(honest.heap / 1024).toFixed(0)} KiB heap, ${honest.bytes} B; ` +
         `hostile: ${hostile.cpuMs.toFixed(0)} ms CPU, ${(hostile.heap / 1024).toFixed(0)} KiB heap, ${hostile.bytes} B; ` +
         `ratios CPU ${cpuRatio.toFixed(2)}, heap ${heapRatio.toFixed(2)}; held ${stat(b, 'held')} (${stat(b, 'heldBytes')} B)\n`,
     );
     assert.ok(hostile.bytes >= honest.bytes * 0.8, 'the hostile flood is at least as many bytes');
     assert.ok(cpuRatio <= 1, `hostile CPU ${cpuRatio.toFixed(2)}x the honest flood's`);
     assert.ok(heapRatio <= 1, `hostile heap growth ${heapRatio.toFixed(2)}x the honest flood's`);
-    assert.ok(stat(b, 'deadOriginUpdates') >= COUNT / 4 && stat(b, 'badServices') >= COUNT / 4 && stat(b, 'badUpdates') >= COUNT / 4);
+    const sent = ROUNDS * COUNT;
+    assert.ok(stat(b, 'deadOriginUpdates') >= sent / 4 && stat(b, 'badServices') >= sent / 4 && stat(b, 'badUpdates') >= sent / 4);
     assert.ok(stat(b, 'held') <= 1024, 'held updates bounded');
     assert.equal(b.swim.net.stats.dropped.handler, 0, 'nothing was thrown');
     assert.equal(await has(b, `hostile-${pad.slice(0, 40)}`), false, 'nothing hostile is shown');
