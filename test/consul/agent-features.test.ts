@@ -67,3 +67,31 @@ test('features: members, warning nodes marked in metadata, extra checks, unknown
     (e) => isRollcallError(e, 'UNAVAILABLE') && /No path to datacenter/.test((e as Error).message),
   );
 });
+
+test('concurrency: 100 registrations and lookups in flight at once print no process warning', async (t) => {
+  const agent = await requirePeer(t, () => startDevAgent());
+  if (!agent) return;
+  const registry = createConsulRegistry({ address: agent.address });
+  // Node warns once per signal past 10 abort listeners: every call in flight listens to the
+  // registry's lifetime signal, so a busy registry would print a false "memory leak" warning.
+  const warnings: Error[] = [];
+  const onWarning = (w: Error) => warnings.push(w);
+  process.on('warning', onWarning);
+  t.after(async () => {
+    process.off('warning', onWarning);
+    await registry.close();
+    await agent.stop();
+  });
+  const name = uniqueName('busy');
+  const regs = await Promise.all(
+    Array.from({ length: 100 }, (_, i) => registry.register(service(`${name}-${i}`, [{ id: `${name}-${i}-1`, port: 9000 + i }]))),
+  );
+  await Promise.all(regs.map((_, i) => registry.getService(`${name}-${i}`)));
+  await Promise.all(regs.map((r) => r.deregister()));
+  // Warnings are emitted on the next tick.
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(
+    warnings.map((w) => `${w.name}: ${w.message}`),
+    [],
+  );
+});

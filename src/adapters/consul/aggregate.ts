@@ -14,6 +14,8 @@
  * process a new node id and a TTL check, so sweeps are rare.
  * @module
  */
+
+import { lifetimeController } from '../../internal/abort.js';
 import { systemClock, type Timer } from '../../internal/clock.js';
 import { joinKey } from '../../internal/keys.js';
 import { BlockingQuery, backoffDelay } from './blocking.js';
@@ -42,7 +44,7 @@ const RECENT_ANSWERS = 64;
 
 export class AggregateFollower {
   readonly #host: AggregateHost;
-  readonly #controller = new AbortController();
+  readonly #controller = lifetimeController();
   readonly #reads: ReadQueue;
   #health: BlockingQuery<CheckState[]> | undefined;
   #catalog: Map<string, readonly string[]> | undefined;

@@ -15,6 +15,8 @@
  *   index mix-up or error storm can make a loop spin (silas/node-consul#24 did, 2 ms apart).
  * @module
  */
+
+import { lifetimeController } from '../../internal/abort.js';
 import { type BackoffPolicy, backoffDelay as retryDelay } from '../../internal/backoff.js';
 import { type Clock, systemClock } from '../../internal/clock.js';
 import { delay } from '../../internal/delay.js';
@@ -71,7 +73,7 @@ export interface BlockingQueryConfig<T> {
 
 export class BlockingQuery<T> {
   readonly #config: BlockingQueryConfig<T>;
-  readonly #controller = new AbortController();
+  readonly #controller = lifetimeController();
   readonly #requests = new TokenBucket(REQUESTS.capacity, REQUESTS.perSecond);
   readonly #unchanged = new TokenBucket(UNCHANGED.capacity, UNCHANGED.perSecond);
   #index = 0;

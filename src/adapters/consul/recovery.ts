@@ -13,6 +13,8 @@
  * changes nothing.
  * @module
  */
+
+import { lifetimeController } from '../../internal/abort.js';
 import { delay } from '../../time.js';
 import type { ConsulClient } from './client.js';
 
@@ -40,7 +42,7 @@ interface Suspect {
 export class AgentRecovery {
   readonly #client: ConsulClient;
   readonly #host: RecoveryHost;
-  readonly #controller = new AbortController();
+  readonly #controller = lifetimeController();
   readonly #suspects = new Map<string, Suspect>();
 
   constructor(client: ConsulClient, host: RecoveryHost) {

@@ -7,6 +7,7 @@
 import { AdapterBase } from '../../adapter.js';
 import { adapterLogger } from '../../diagnostics.js';
 import { isRollcallError, RollcallError } from '../../errors.js';
+import { lifetimeController } from '../../internal/abort.js';
 import type { RegistrationOps } from '../../registration.js';
 import type { Member, Registry, Service } from '../../registry.js';
 import { withoutNodes } from '../../service.js';
@@ -27,7 +28,7 @@ export class ConsulRegistry extends AdapterBase {
   readonly #recovery: AgentRecovery;
   readonly #watch: ConsulWatch;
   /** Aborts registrations in flight when the registry closes. */
-  readonly #stop = new AbortController();
+  readonly #stop = lifetimeController();
   /** Registrations in flight (settling, rollback included). */
   readonly #puts = new Set<Promise<void>>();
 
