@@ -18,7 +18,7 @@ import { bindNetTransport } from '../../../internal/transport-net.js';
 import type { RegistrationOps } from '../../../registration.js';
 import type { Member, Service } from '../../../registry.js';
 import { normalizeService, withNodes } from '../../../service.js';
-import { addressFromWire } from '../net-address.js';
+import { addressFromWire, ipFromBytes } from '../net-address.js';
 import { TransmitLimitedQueue } from '../swim/broadcast.js';
 import type { MemberEvent } from '../swim/members.js';
 import { SwimNode } from '../swim/node.js';
@@ -49,6 +49,8 @@ interface Arrival {
   message: RegistryMessage & { origin: string; seq: number; ttl: number };
   service: Service;
   payload: Uint8Array;
+  /** The change came straight from its origin: the origin's eager push to every member it knows. */
+  fromOrigin: boolean;
 }
 
 const STATE_NAMES: Record<number, Member['status']> = {
@@ -67,7 +69,17 @@ export class GossipRegistry extends LocalViewAdapter {
   /** Our sequence: starts from the wall clock so a restart under the same name is newer than its last life. */
   #seq = Date.now() * 1000;
   /** Our nodes: the claim and ttl each registration gave, and the last update we sent for each. */
-  readonly #own = new Map<string, { claim: number; ttl: number; payload?: Uint8Array; service?: Service }>();
+  readonly #own = new Map<
+    string,
+    {
+      claim: number;
+      ttl: number;
+      payload?: Uint8Array;
+      service?: Service;
+      /** When `payload` was last stamped afresh to greet a member (clock ms). */
+      greeted?: number;
+    }
+  >();
   /** Goodbyes not yet sent as often as the queue sends each broadcast. */
   readonly #goodbyes = new Set<string>();
   /** Go Micro updates seen recently (they carry no sequence): hash -> when. */
@@ -168,7 +180,7 @@ export class GossipRegistry extends LocalViewAdapter {
       name: settings.name,
       ...(this.#serf ? { meta: SerfProfile.meta(settings.tags), vsn: SERF_VSN } : {}),
       delegate: {
-        notifyMsg: (payload) => this.#receive(payload),
+        notifyMsg: (payload, from) => this.#receive(payload, from),
         getBroadcasts: (overhead, limit) => this.#queue.take(overhead, limit),
         localState: () => this.#localState(),
         mergeRemoteState: (state) => this.#mergeState(state),
@@ -247,15 +259,25 @@ export class GossipRegistry extends LocalViewAdapter {
 
   /**
    * Sends a member we just learned of our own nodes, one packet each: it may have joined through
-   * another seed after we registered, and waiting for the next heartbeat or push/pull is slow. Each
-   * is a fresh heartbeat: a member back from a partition holds our nodes as tombstones at the
-   * sequence of our last update, so only a newer one brings them back.
+   * another seed after we registered, and waiting for the next heartbeat or push/pull is slow.
+   *
+   * A member back from a partition holds our nodes as tombstones at the sequence of the last update
+   * it had from us, so it needs a newer one. One fresh heartbeat per node serves every member that
+   * joins within a probe interval: each fresh one spreads through the whole cluster (every member
+   * that has not seen it passes it on), so stamping one per join made a partition heal of m members
+   * cost m x nodes cluster-wide broadcasts instead of nodes. Reusing it is safe for that long: a
+   * member can only hold a tombstone at its sequence after receiving it and then declaring us dead,
+   * which takes at least the suspicion timeout, several probe intervals.
    */
   #greet(member: { addr: Uint8Array; port: number; meta: Uint8Array }): void {
     const to = addressFromWire(member.addr, member.port);
     if (!to) return;
+    const now = this.clock.now();
     for (const own of this.#own.values()) {
-      if (own.service) this.#publish(own.service, 'create', own.ttl, own.claim, true);
+      if (own.service && (own.greeted === undefined || now - own.greeted >= this.#settings.config.probeInterval)) {
+        this.#publish(own.service, 'create', own.ttl, own.claim, true);
+        own.greeted = now;
+      }
       if (!own.payload) continue;
       const message = encodeUserPacket(own.payload);
       if (this.#fits(own.payload, message)) void this.swim.net.sendPacket(to, message);
@@ -387,9 +409,9 @@ export class GossipRegistry extends LocalViewAdapter {
   // --- receiving ---
 
   /** A user message: in the serf profile, serf's own (an update arrives inside a user event). */
-  #receive(wire: Uint8Array): void {
+  #receive(wire: Uint8Array, from?: Address): void {
     if (!this.#serf) {
-      this.#receiveUpdate(wire, wire);
+      this.#receiveUpdate(wire, wire, from);
       return;
     }
     let received: ReturnType<SerfProfile['receive']>;
@@ -400,15 +422,18 @@ export class GossipRegistry extends LocalViewAdapter {
       this.noteDrop(`unreadable serf message: ${(error as Error).message}`, 'gossip');
       return;
     }
-    if (received.kind === 'update') this.#receiveUpdate(received.update, received.relay);
+    if (received.kind === 'update') this.#receiveUpdate(received.update, received.relay, from);
     else if (received.kind === 'intent') {
       // Passed on as serf does, under the member's name so a newer intent replaces a queued older one.
       this.#queue.queue({ message: encodeUserPacket(received.relay), name: `serf-intent:${received.node}` });
     } else if (received.kind === 'refute') void this.#sendIntent(this.#serf.joinIntent());
   }
 
-  /** `payload` is the update; `wire` the user message it came in, which is what we pass on. */
-  #receiveUpdate(payload: Uint8Array, wire: Uint8Array): void {
+  /**
+   * `payload` is the update; `wire` the user message it came in, which is what we pass on; `from`
+   * the member that sent the packet, when it came in one.
+   */
+  #receiveUpdate(payload: Uint8Array, wire: Uint8Array, from?: Address): void {
     this.counters.updatesReceived++;
     let message: RegistryMessage;
     try {
@@ -443,7 +468,12 @@ export class GossipRegistry extends LocalViewAdapter {
       this.noteDrop('update without a sequence or ttl', 'gossip');
       return;
     }
-    const arrival: Arrival = { message: { ...message, origin, seq: message.seq, ttl: message.ttl }, service, payload: wire };
+    const arrival: Arrival = {
+      message: { ...message, origin, seq: message.seq, ttl: message.ttl },
+      service,
+      payload: wire,
+      fromOrigin: from !== undefined && this.#isAddressOf(origin, from),
+    };
     this.#gate.submit({
       origin,
       seq: message.seq,
@@ -454,6 +484,11 @@ export class GossipRegistry extends LocalViewAdapter {
       bytes: payload.length,
       item: arrival,
     });
+  }
+
+  #isAddressOf(name: string, from: Address): boolean {
+    const member = this.swim.members.get(name);
+    return member !== undefined && member.port === from.port && ipFromBytes(member.addr) === from.host;
   }
 
   #originStatus(origin: string): OriginStatus {
@@ -474,7 +509,7 @@ export class GossipRegistry extends LocalViewAdapter {
   }
 
   /** An update the gate let through: applied per node, and passed on when it was new to us. */
-  #applyArrival({ message, service, payload }: Arrival): void {
+  #applyArrival({ message, service, payload, fromOrigin }: Arrival): void {
     let applied = false;
     for (const node of service.nodes) {
       const change: EntryChange = {
@@ -488,9 +523,15 @@ export class GossipRegistry extends LocalViewAdapter {
       if (this.#entries.apply(change) === 'applied') applied = true;
       else this.counters.staleUpdates++;
     }
-    // New to us: pass it on, under the same name so a newer one replaces it in our queue too.
+    // New to us: pass it on, under the same name so a newer one replaces it in our queue too. A
+    // copy straight from its origin means the origin is spreading it itself: a change went to
+    // every member it knows in one packet each, a heartbeat is in its gossip queue. Our sends then
+    // only repair lost packets and reach members the origin did not know yet, and half the
+    // retransmit count does that: a member that lost the origin's packet still gets about that
+    // many copies from the others. A copy that came by gossip is the repair path, sent in full.
     if (applied && service.nodes.length === 1) {
-      if (this.#enqueue(payload, joinKey(`upd:${message.origin}`, nodeKey(service)))) this.counters.updatesRequeued++;
+      const alreadySent = fromOrigin ? Math.floor(this.#queue.transmitLimit / 2) : 0;
+      if (this.#enqueue(payload, joinKey(`upd:${message.origin}`, nodeKey(service)), false, alreadySent)) this.counters.updatesRequeued++;
     }
   }
 
