@@ -6,8 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { local } from '../../src/adapters/gossip/swim/config.js';
 import type { GossipRegistry } from '../../src/adapters/gossip/registry/registry.js';
+import { local } from '../../src/adapters/gossip/swim/config.js';
 import { simRegistries } from './registry-sim.js';
 
 const NODES = 3;
@@ -18,15 +18,22 @@ it('greeting: a healed partition of 1 | 7 costs one fresh heartbeat per node, an
   t.after(() => sim.close());
   const { network, registries } = sim;
   const [lone, ...far] = registries as [GossipRegistry, ...GossipRegistry[]];
-  for (let i = 0; i < NODES; i++) await lone.register({ name: 'greeted', nodes: [{ id: `g${i}`, address: `10.0.4.${i + 1}:80` }] }, { ttl: 600_000 });
+  for (let i = 0; i < NODES; i++)
+    await lone.register({ name: 'greeted', nodes: [{ id: `g${i}`, address: `10.0.4.${i + 1}:80` }] }, { ttl: 600_000 });
   const held = (r: GossipRegistry) =>
     r.getService('greeted').then(
       (s) => s.flatMap((x) => x.nodes).length,
       () => 0,
     );
   const spread = local.pushPullInterval + local.probeInterval;
-  assert.ok(await sim.until(async () => (await Promise.all(far.map(held))).every((n) => n === NODES), spread), 'the far side holds the nodes');
-  network.partition([lone.address], far.map((r) => r.address));
+  assert.ok(
+    await sim.until(async () => (await Promise.all(far.map(held))).every((n) => n === NODES), spread),
+    'the far side holds the nodes',
+  );
+  network.partition(
+    [lone.address],
+    far.map((r) => r.address),
+  );
   // Both sides declare the other dead, delete its nodes and reap it from the member list.
   const reaped = await sim.until(
     () => lone.swim.liveMembers().length === 0 && far.every((r) => r.swim.members.get(lone.memberName) === undefined),
