@@ -109,4 +109,42 @@ describe('swim cluster (simulated)', () => {
     assert.ok(took !== undefined, `one membership view again within ${healBound} ms`);
     await c.close();
   });
+  it('idle: the gossip loop sleeps while nothing is queued, and news still spreads at once', async () => {
+    const c = await simCluster({ n: 8, seed: 3 });
+    assert.ok((await c.until(() => converged(c.nodes), 60_000)) !== undefined, 'converged');
+    const rounds = () => c.nodes.reduce((sum, n) => sum + n.stats.gossipRounds, 0);
+    // The join news drains: each broadcast goes out its retransmit count, then nothing is queued.
+    assert.ok((await c.until(() => c.nodes.every((n) => n.queue.size === 0), 30_000)) !== undefined, 'queues drained');
+    await c.run(1_000);
+    const idleWindow = async () => {
+      const before = rounds();
+      await c.run(30_000);
+      return rounds() - before;
+    };
+    // A ticking loop would run 8 x 30 s / 200 ms = 1,200 rounds here.
+    const idle = await idleWindow();
+    assert.ok(idle <= 8, `${idle} gossip rounds in 30 idle seconds`);
+    // News (a member's new meta, gossiped as alive) wakes the loops: the first gossip packet goes
+    // out within one gossip interval, most members have it within a few, and every member within
+    // a push/pull interval (each broadcast's retransmissions can miss a member, as in memberlist).
+    const [speaker, ...others] = c.nodes as [(typeof c.nodes)[0], ...typeof c.nodes];
+    const sentBefore = speaker.stats.gossipPackets;
+    speaker.updateMeta(new TextEncoder().encode('v2'));
+    const heard = () => others.filter((o) => new TextDecoder().decode(o.members.get(speaker.name)?.meta) === 'v2').length;
+    assert.ok(
+      (await c.until(() => speaker.stats.gossipPackets > sentBefore, lan.gossipInterval + 1)) !== undefined,
+      'woke within one interval',
+    );
+    await c.run(5 * lan.gossipInterval);
+    assert.ok(heard() >= others.length - 2, `${heard()} of ${others.length} members had the news within five gossip intervals`);
+    assert.ok(
+      (await c.until(() => heard() === others.length, lan.pushPullInterval + lan.probeInterval)) !== undefined,
+      'every member has it',
+    );
+    assert.ok((await c.until(() => c.nodes.every((n) => n.queue.size === 0), 30_000)) !== undefined, 'queues drained again');
+    await c.run(1_000);
+    const again = await idleWindow();
+    assert.ok(again <= 8, `${again} gossip rounds in 30 idle seconds after the news`);
+    await c.close();
+  });
 });

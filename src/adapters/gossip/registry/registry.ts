@@ -171,6 +171,7 @@ export class GossipRegistry extends LocalViewAdapter {
       retransmitMult: Math.max(4, settings.config.retransmitMult),
       // As memberlist: every member still in the table counts, the recently dead included.
       numNodes: () => this.swim.members.size,
+      onQueued: () => this.swim.wakeGossip(),
     });
     this.swim = new SwimNode({
       transport,

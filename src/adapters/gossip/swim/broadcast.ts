@@ -122,11 +122,14 @@ export interface QueueOptions {
   retransmitMult: number;
   /** The live cluster size, read at every round. */
   numNodes: () => number;
+  /** Called after every `queue()`: the gossip loop sleeps while nothing is queued and wakes here. */
+  onQueued?: () => void;
 }
 
 export class TransmitLimitedQueue {
   readonly #mult: number;
   readonly #numNodes: () => number;
+  readonly #onQueued: (() => void) | undefined;
   /** Tier t holds entries sent t times; tier -1 holds urgent ones not yet sent. */
   readonly #tiers = new Map<number, Tier>();
   readonly #named = new Map<string, Entry>();
@@ -135,6 +138,7 @@ export class TransmitLimitedQueue {
   constructor(options: QueueOptions) {
     this.#mult = options.retransmitMult;
     this.#numNodes = options.numNodes;
+    this.#onQueued = options.onQueued;
   }
 
   /** Messages waiting to be sent again. */
@@ -159,6 +163,7 @@ export class TransmitLimitedQueue {
       this.#named.set(b.name, entry);
     }
     this.#insert(entry);
+    this.#onQueued?.();
   }
 
   /** Whether a broadcast with this name is queued. */

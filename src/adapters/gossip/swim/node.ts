@@ -71,6 +71,8 @@ export interface SwimStats {
   suspicionsStarted: number;
   refutations: number;
   gossipPackets: number;
+  /** Gossip rounds run; none while nothing is queued (the loop sleeps). */
+  gossipRounds: number;
   pushPulls: number;
   reconnects: number;
   /** Push/pulls started because our own timers fired late: the event loop had stalled. */
@@ -98,6 +100,7 @@ export class SwimNode {
     suspicionsStarted: 0,
     refutations: 0,
     gossipPackets: 0,
+    gossipRounds: 0,
     pushPulls: 0,
     reconnects: 0,
     stallSyncs: 0,
@@ -116,6 +119,10 @@ export class SwimNode {
   #closed = false;
   /** When the last stall sync started; -Infinity before the first. */
   #lastStallSync = Number.NEGATIVE_INFINITY;
+  /** When the gossip loop last ran a round: a sleeping loop wakes on the same beat. */
+  #gossipLast = 0;
+  /** The gossip loop sleeps while nothing is queued; `wakeGossip()` restarts it. */
+  #gossipAsleep = false;
 
   constructor(options: SwimNodeOptions) {
     this.#clock = options.clock;
@@ -124,7 +131,11 @@ export class SwimNode {
     this.#delegate = options.delegate ?? {};
     this.#random = options.random ?? Math.random;
     this.awareness = new Awareness(options.config.awarenessMaxMultiplier);
-    this.queue = new TransmitLimitedQueue({ retransmitMult: options.config.retransmitMult, numNodes: () => this.members.size });
+    this.queue = new TransmitLimitedQueue({
+      retransmitMult: options.config.retransmitMult,
+      numNodes: () => this.members.size,
+      onQueued: () => this.wakeGossip(),
+    });
     const advertise = options.transport.advertiseAddress;
     this.members = new Members({
       clock: options.clock,
@@ -197,11 +208,7 @@ export class SwimNode {
       () => this.#probe(),
       this.#random() * probeInterval,
     );
-    this.#every(
-      () => gossipInterval,
-      () => this.#gossip(),
-      this.#random() * gossipInterval,
-    );
+    this.#gossipRound(this.#random() * gossipInterval);
     if (pushPullInterval > 0) {
       const interval = () => pushPullScale(pushPullInterval, this.members.size);
       this.#every(interval, () => this.#pushPullRandom(), this.#random() * interval());
@@ -294,6 +301,39 @@ export class SwimNode {
   }
 
   // --- loops ---
+
+  /**
+   * Something was queued for gossip (by us, or by the delegate into its own queue): a sleeping
+   * gossip loop runs again, on the beat it would have kept had it never stopped.
+   */
+  wakeGossip(): void {
+    if (!this.#gossipAsleep || !this.#running) return;
+    this.#gossipAsleep = false;
+    const interval = this.#config.gossipInterval;
+    this.#gossipRound(interval - ((this.#clock.now() - this.#gossipLast) % interval));
+  }
+
+  /**
+   * memberlist's gossip ticker, except that it sleeps while a round would find nothing to send:
+   * such a round is a no-op on the wire, but a timer every gossip interval (100-200 ms) is a
+   * good part of an idle member's CPU. Queuing anything wakes it (`wakeGossip`).
+   */
+  #gossipRound(delay: number): void {
+    const due = this.#clock.now() + delay;
+    const timer = this.#clock.setTimeout(() => {
+      this.#timers.delete(timer);
+      const now = this.#clock.now();
+      this.#noticeLateness(now - due);
+      if (!this.#running) return;
+      this.#gossipLast = now;
+      this.stats.gossipRounds++;
+      const more = this.#gossip();
+      if (!this.#running) return;
+      if (more) this.#gossipRound(Math.max(0, this.#config.gossipInterval - (this.#clock.now() - now)));
+      else this.#gossipAsleep = true;
+    }, delay);
+    this.#timers.add(timer);
+  }
 
   /** Runs `fn` every `interval()`; a slow round delays the next one instead of piling up (Go tickers drop ticks). */
   #every(interval: () => number, fn: () => void | Promise<void>, firstDelay: number): void {
@@ -474,8 +514,12 @@ export class SwimNode {
     this.#send(target, encodePing({ seqNo, node: ind.node, sourceAddr: local.addr, sourcePort: local.port, sourceNode: local.name }));
   }
 
-  /** memberlist gossip: queued broadcasts to a few random members, the recently dead included. */
-  #gossip(): void {
+  /**
+   * memberlist gossip: queued broadcasts to a few random members, the recently dead included.
+   * False when there was nothing to send or nobody to send it to: a member that joins is news
+   * queued about it, which wakes the loop again.
+   */
+  #gossip(): boolean {
     const now = this.#clock.now();
     const local = this.members.local;
     const targets = this.members.randomMembers(this.#config.gossipNodes, (m) => {
@@ -488,12 +532,13 @@ export class SwimNode {
     const budget = this.#packetBudget() - COMPOUND_HEADER_OVERHEAD;
     for (const m of targets) {
       const messages = this.#broadcasts(COMPOUND_PART_OVERHEAD, budget);
-      if (messages.length === 0) return;
+      if (messages.length === 0) return false;
       const to = addressFromWire(m.addr, m.port);
       if (!to) continue;
       this.stats.gossipPackets++;
       void this.net.sendPacket(to, messages.length === 1 ? (messages[0] as Uint8Array) : encodeCompound(messages));
     }
+    return targets.length > 0;
   }
 
   async #pushPullRandom(): Promise<void> {
