@@ -4,10 +4,10 @@
  * per (origin, node) so a newer update replaces a queued older one; receivers apply what is new to
  * them and queue it again, so it spreads epidemically; updates too large for a packet go over TCP
  * to every live member. Push/pull carries the whole state. A member SWIM declares dead or left
- * takes its nodes with it at once.
+ * takes its nodes with it at once. This file is the sending side and the lifecycle; what arrives
+ * (user messages, a peer's state) is decoded, ordered and applied by receiver.ts.
  * @module
  */
-import { createHash } from 'node:crypto';
 import { LocalViewAdapter } from '../../../adapter.js';
 import { adapterLogger } from '../../../diagnostics.js';
 import { RollcallError } from '../../../errors.js';
@@ -17,8 +17,8 @@ import { type Address, formatAddress, type Transport } from '../../../internal/t
 import { bindNetTransport } from '../../../internal/transport-net.js';
 import type { RegistrationOps } from '../../../registration.js';
 import type { Member, Service } from '../../../registry.js';
-import { normalizeService, withNodes } from '../../../service.js';
-import { addressFromWire, ipFromBytes } from '../net-address.js';
+import { withNodes } from '../../../service.js';
+import { addressFromWire } from '../net-address.js';
 import { TransmitLimitedQueue } from '../swim/broadcast.js';
 import type { MemberEvent } from '../swim/members.js';
 import { SwimNode } from '../swim/node.js';
@@ -26,32 +26,20 @@ import { COMPOUND_HEADER_OVERHEAD, COMPOUND_PART_OVERHEAD } from '../wire/compou
 import { labelBytes, labelOverhead } from '../wire/label.js';
 import { encodeDead, encodeUserPacket, NodeState } from '../wire/messages.js';
 import { encryptOverhead } from '../wire/security.js';
-import { Entries, type EntryChange, nodeKey } from './entries.js';
+import { Entries, nodeKey } from './entries.js';
 import { type GossipKeyring, keyringControl } from './keyring-control.js';
-import { decodeMessage, encodeMessage, parseServiceJson, type RegistryMessage, serviceJson, type UpdateAction } from './message.js';
-import { type GateDrop, type GatedUpdate, OriginGate, type OriginStatus } from './origin-order.js';
+import { encodeMessage, type RegistryMessage, serviceJson, type UpdateAction } from './message.js';
+import { type GossipCounters, newCounters, UpdateReceiver } from './receiver.js';
 import { decodeSerfTags } from './serf-events.js';
 import { ROLLCALL_TAG, SERF_VSN, SerfProfile } from './serf-profile.js';
 import type { GossipOptions, GossipSettings } from './settings.js';
-import { decodeState, encodeState } from './state.js';
+import { encodeState } from './state.js';
 
 /** Queued updates kept at most (the freshest); older ones still reach everyone through push/pull. */
 const MAX_QUEUED = 4096;
 /** Rejoining the seeds while no peer is reachable: first after 1 s, doubling up to 30 s. */
 const REJOIN_MIN_MS = 1_000;
 const REJOIN_MAX_MS = 30_000;
-/** Updates waiting for their origin or for an earlier change: at most this many, and this many bytes. */
-const MAX_HELD = 1024;
-const MAX_HELD_BYTES = 2 * 1024 * 1024;
-
-/** An update that passed decoding, as the origin gate holds and applies it. */
-interface Arrival {
-  message: RegistryMessage & { origin: string; seq: number; ttl: number };
-  service: Service;
-  payload: Uint8Array;
-  /** The change came straight from its origin: the origin's eager push to every member it knows. */
-  fromOrigin: boolean;
-}
 
 const STATE_NAMES: Record<number, Member['status']> = {
   [NodeState.alive]: 'alive',
@@ -83,38 +71,17 @@ export class GossipRegistry extends LocalViewAdapter {
   /** Goodbyes not yet sent as often as the queue sends each broadcast. */
   readonly #goodbyes = new Set<string>();
   /** Go Micro updates seen recently (they carry no sequence): hash -> when. */
-  readonly #goSeen = new Map<string, number>();
-  #goSeq = 0;
   #hadPeers = false;
   #rejoinTimer: Timer | undefined;
   #rejoinDelay = REJOIN_MIN_MS;
   #crashed = false;
   /** Our sequence of our last change (not heartbeat): the `prev` of what we send next. */
   #lastChange = 0;
-  readonly #gate: OriginGate<Arrival>;
+  readonly #receiver: UpdateReceiver;
   readonly #keyring: GossipKeyring;
   /** The serf profile's clocks and intents; undefined in the memberlist profile. */
   readonly #serf: SerfProfile | undefined;
-  readonly counters = {
-    updatesSent: 0,
-    updatesReceived: 0,
-    updatesRequeued: 0,
-    staleUpdates: 0,
-    largeUpdates: 0,
-    originsDropped: 0,
-    /** Not a readable `gossip.Update` (protobuf, action, stamp). */
-    badUpdates: 0,
-    /** The data is not JSON of a valid Service. */
-    badServices: 0,
-    /** The Service JSON is over the per-node size limit. */
-    oversizedUpdates: 0,
-    /** From an origin SWIM holds dead or left at the same or a later incarnation. */
-    deadOriginUpdates: 0,
-    /** Held for an origin that never joined within the bound. */
-    unknownOriginDropped: 0,
-    /** Held updates dropped because the hold was full. */
-    heldOverflow: 0,
-  };
+  readonly counters: GossipCounters = newCounters();
 
   static async start(options: GossipOptions, settings: GossipSettings): Promise<GossipRegistry> {
     const clock = settings.clock ?? systemClock;
@@ -152,19 +119,23 @@ export class GossipRegistry extends LocalViewAdapter {
     const self = transport.advertiseAddress;
     this.#seeds = settings.seeds.filter((s) => !(s.host === self.host && s.port === self.port));
     const config = settings.config;
-    this.#gate = new OriginGate<Arrival>({
+    this.#receiver = new UpdateReceiver({
       clock,
-      // A later change overtook an earlier one: a few gossip rounds bring the earlier one.
-      gapHoldMs: Math.max(250, 5 * config.gossipInterval),
-      // A new member's alive message usually reaches everyone within a few gossip rounds, but its
-      // few retransmissions can all miss a member (2 on the local preset); that member still learns
-      // of it at its next push/pull, which it starts once per interval with a peer that knows.
-      unknownHoldMs: config.pushPullInterval + Math.max(5 * config.probeInterval, 25 * config.gossipInterval),
-      maxHeld: MAX_HELD,
-      maxHeldBytes: MAX_HELD_BYTES,
-      status: (origin) => this.#originStatus(origin),
-      apply: (update) => this.#applyArrival(update.item),
-      drop: (update, why) => this.#gateDrop(update, why),
+      config,
+      entries: this.#entries,
+      counters: this.counters,
+      limits: this.limits,
+      goMicroTtl: settings.goMicroTtl,
+      serf: this.#serf,
+      self: () => this.memberName,
+      member: (name) => this.swim.members.get(name),
+      noteDrop: (reason) => this.noteDrop(reason, 'gossip'),
+      relay: (payload, name, alreadySent) => this.#enqueue(payload, name, false, alreadySent),
+      relayIntent: (wire, node) => this.#queue.queue({ message: encodeUserPacket(wire), name: `serf-intent:${node}` }),
+      refuteLeave: () => {
+        if (this.#serf) void this.#sendIntent(this.#serf.joinIntent());
+      },
+      transmitLimit: () => this.#queue.transmitLimit,
     });
     this.#queue = new TransmitLimitedQueue({
       // Registrations are rarer than membership news and matter more: sent at least as often as on a LAN.
@@ -181,10 +152,10 @@ export class GossipRegistry extends LocalViewAdapter {
       name: settings.name,
       ...(this.#serf ? { meta: SerfProfile.meta(settings.tags), vsn: SERF_VSN } : {}),
       delegate: {
-        notifyMsg: (payload, from) => this.#receive(payload, from),
+        notifyMsg: (payload, from) => this.#receiver.receive(payload, from),
         getBroadcasts: (overhead, limit) => this.#queue.take(overhead, limit),
         localState: () => this.#localState(),
-        mergeRemoteState: (state) => this.#mergeState(state),
+        mergeRemoteState: (state) => this.#receiver.mergeState(state),
       },
       onEvent: (event) => this.#onMember(event),
       onRefute: () => this.#reannounce(),
@@ -238,11 +209,11 @@ export class GossipRegistry extends LocalViewAdapter {
 
   #onMember(event: MemberEvent): void {
     if (event.type === 'join') {
-      this.#gate.known(event.member.name);
+      this.#receiver.gate.known(event.member.name);
       this.#greet(event.member);
     }
     if (event.type === 'leave') {
-      this.#gate.gone(event.member.name);
+      this.#receiver.gate.gone(event.member.name);
       const dropped = this.#entries.dropOrigin(event.member.name);
       if (dropped > 0) this.counters.originsDropped++;
     }
@@ -407,164 +378,6 @@ export class GossipRegistry extends LocalViewAdapter {
     }
   }
 
-  // --- receiving ---
-
-  /** A user message: in the serf profile, serf's own (an update arrives inside a user event). */
-  #receive(wire: Uint8Array, from?: Address): void {
-    if (!this.#serf) {
-      this.#receiveUpdate(wire, wire, from);
-      return;
-    }
-    let received: ReturnType<SerfProfile['receive']>;
-    try {
-      received = this.#serf.receive(wire);
-    } catch (error) {
-      this.counters.badUpdates++;
-      this.noteDrop(`unreadable serf message: ${(error as Error).message}`, 'gossip');
-      return;
-    }
-    if (received.kind === 'update') this.#receiveUpdate(received.update, received.relay, from);
-    else if (received.kind === 'intent') {
-      // Passed on as serf does, under the member's name so a newer intent replaces a queued older one.
-      this.#queue.queue({ message: encodeUserPacket(received.relay), name: `serf-intent:${received.node}` });
-    } else if (received.kind === 'refute') void this.#sendIntent(this.#serf.joinIntent());
-  }
-
-  /**
-   * `payload` is the update; `wire` the user message it came in, which is what we pass on; `from`
-   * the member that sent the packet, when it came in one.
-   */
-  #receiveUpdate(payload: Uint8Array, wire: Uint8Array, from?: Address): void {
-    this.counters.updatesReceived++;
-    let message: RegistryMessage;
-    try {
-      message = decodeMessage(payload);
-    } catch (error) {
-      this.counters.badUpdates++;
-      this.noteDrop(`unreadable update: ${(error as Error).message}`, 'gossip');
-      return;
-    }
-    // Checked before parsing, so an oversized update costs no more than its length check.
-    if (message.data.length > this.limits.maxNodeEncodedBytes) {
-      this.counters.oversizedUpdates++;
-      this.noteDrop(`update data of ${message.data.length} bytes is over ${this.limits.maxNodeEncodedBytes}`, 'gossip');
-      return;
-    }
-    let service: Service;
-    try {
-      service = this.#readService(parseServiceJson(message.data));
-    } catch (error) {
-      this.counters.badServices++;
-      this.noteDrop(`update data is not a service: ${(error as Error).message}`, 'gossip');
-      return;
-    }
-    if (message.origin === undefined) {
-      this.#receiveGoMicro(wire, message, service);
-      return;
-    }
-    const origin = message.origin;
-    if (origin === this.memberName) return;
-    if (message.seq === undefined || message.ttl === undefined) {
-      this.counters.badUpdates++;
-      this.noteDrop('update without a sequence or ttl', 'gossip');
-      return;
-    }
-    const arrival: Arrival = {
-      message: { ...message, origin, seq: message.seq, ttl: message.ttl },
-      service,
-      payload: wire,
-      fromOrigin: from !== undefined && this.#isAddressOf(origin, from),
-    };
-    this.#gate.submit({
-      origin,
-      seq: message.seq,
-      prev: message.prev,
-      // Heartbeats travel as `update`; every other action is a change later updates may name.
-      change: message.action !== 'update',
-      incarnation: message.incarnation,
-      bytes: payload.length,
-      item: arrival,
-    });
-  }
-
-  #isAddressOf(name: string, from: Address): boolean {
-    const member = this.swim.members.get(name);
-    return member !== undefined && member.port === from.port && ipFromBytes(member.addr) === from.host;
-  }
-
-  #originStatus(origin: string): OriginStatus {
-    const member = this.swim.members.get(origin);
-    if (!member) return { state: 'unknown' };
-    if (member.state === NodeState.dead || member.state === NodeState.left) return { state: 'gone', incarnation: member.incarnation };
-    return { state: 'alive' };
-  }
-
-  #gateDrop(update: GatedUpdate<Arrival>, why: GateDrop): void {
-    if (why === 'gone') this.counters.deadOriginUpdates++;
-    else if (why === 'unknown') this.counters.unknownOriginDropped++;
-    else this.counters.heldOverflow++;
-    this.noteDrop(
-      `update from ${update.origin}: ${why === 'gone' ? 'origin is dead or left' : why === 'unknown' ? 'origin never joined' : 'hold is full'}`,
-      'gossip',
-    );
-  }
-
-  /** An update the gate let through: applied per node, and passed on when it was new to us. */
-  #applyArrival({ message, service, payload, fromOrigin }: Arrival): void {
-    let applied = false;
-    for (const node of service.nodes) {
-      const change: EntryChange = {
-        origin: message.origin,
-        seq: message.seq,
-        claim: message.claim ?? 0,
-        service: withNodes(service, [node]),
-        deleted: message.action === 'delete',
-        ttl: message.ttl,
-      };
-      if (this.#entries.apply(change) === 'applied') applied = true;
-      else this.counters.staleUpdates++;
-    }
-    // New to us: pass it on, under the same name so a newer one replaces it in our queue too. A
-    // copy straight from its origin means the origin is spreading it itself: a change went to
-    // every member it knows in one packet each, a heartbeat is in its gossip queue. Our sends then
-    // only repair lost packets and reach members the origin did not know yet, and half the
-    // retransmit count does that: a member that lost the origin's packet still gets about that
-    // many copies from the others. A copy that came by gossip is the repair path, sent in full.
-    if (applied && service.nodes.length === 1) {
-      const alreadySent = fromOrigin ? Math.floor(this.#queue.transmitLimit / 2) : 0;
-      if (this.#enqueue(payload, joinKey(`upd:${message.origin}`, nodeKey(service)), false, alreadySent)) this.counters.updatesRequeued++;
-    }
-  }
-
-  /**
-   * A Go Micro update: no origin or sequence, so it is deduplicated by a hash of its bytes and
-   * kept until a delete or its expiry, clamped so a skewed sender clock cannot keep it forever.
-   */
-  #receiveGoMicro(payload: Uint8Array, message: RegistryMessage, service: Service): void {
-    const deleted = message.action === 'delete';
-    const hash = createHash('sha1').update(payload).digest('base64');
-    // A repeated create is a retransmission (or a late one after a delete): ignored. A repeated
-    // delete still removes a node that was registered again since (a delete's bytes never change).
-    const registeredAgain = () => service.nodes.some((n) => this.#entries.get('', nodeKey(withNodes(service, [n])))?.deleted === false);
-    if (this.#goSeen.has(hash) && !(deleted && registeredAgain())) return;
-    this.#goSeen.set(hash, this.clock.now());
-    if (this.#goSeen.size > MAX_QUEUED)
-      for (const k of [...this.#goSeen.keys()].slice(0, this.#goSeen.size - MAX_QUEUED)) this.#goSeen.delete(k);
-    const { min, max } = this.#settings.goMicroTtl;
-    const left = message.expires === 0n ? max : Number(message.expires / 1_000_000n) - Date.now();
-    const ttl = Math.min(max, Math.max(min, left));
-    for (const node of service.nodes) {
-      this.#entries.apply({ origin: '', seq: ++this.#goSeq, claim: 0, service: withNodes(service, [node]), deleted, ttl });
-    }
-    // Named by the nodes, not the bytes: a delete replaces the create still queued for them.
-    const ids = service.nodes.map((n) => n.id).sort();
-    this.#enqueue(payload, joinKey(`go:${service.name}`, service.version, ...ids));
-  }
-
-  #readService(json: unknown): Service {
-    return normalizeService(json, { limits: this.limits, adapter: 'gossip', requireNodes: false, checkEncodedSize: false });
-  }
-
   /**
    * Go Micro's state format (state.ts), so a Go Micro member merges it; each node stamped for
    * rollcall members. In the serf profile, serf's state, with our nodes' latest events.
@@ -572,7 +385,7 @@ export class GossipRegistry extends LocalViewAdapter {
   #localState(): Uint8Array {
     if (this.#serf)
       return this.#serf.localState(
-        (node) => this.#originStatus(node).state === 'gone',
+        (node) => this.#receiver.originStatus(node).state === 'gone',
         (key) => this.#own.has(key),
       );
     return encodeState(
@@ -584,64 +397,6 @@ export class GossipRegistry extends LocalViewAdapter {
         service: entry.service,
       })),
     );
-  }
-
-  /**
-   * A peer's whole state: stamped nodes are applied like updates, each expiring after what it had
-   * left at the peer; Go Micro's (no expiry) are kept at most the clamp window's `max`, and never
-   * replace what we already hold for them (a delete seen here outranks a state that cannot date itself).
-   */
-  #mergeState(state: Uint8Array): void {
-    // Go Micro sends an empty state outside a join.
-    if (state.length === 0) return;
-    if (this.#serf) {
-      this.#mergeSerfState(this.#serf, state);
-      return;
-    }
-    let decoded: ReturnType<typeof decodeState>;
-    try {
-      decoded = decodeState(state, { limits: this.limits });
-    } catch (error) {
-      this.noteDrop(`unreadable push/pull state: ${(error as Error).message}`, 'gossip');
-      return;
-    }
-    for (let i = 0; i < decoded.dropped; i++) this.noteDrop('bad push/pull entry', 'gossip');
-    const maxGo = this.#settings.goMicroTtl.max;
-    for (const { service, stamp } of decoded.entries) {
-      const origin = stamp?.origin ?? '';
-      if (origin === this.memberName) continue;
-      if (origin !== '') {
-        const member = this.swim.members.get(origin);
-        if (member && (member.state === NodeState.dead || member.state === NodeState.left)) continue;
-      }
-      for (const node of service.nodes) {
-        const one = withNodes(service, [node]);
-        if (origin !== '') {
-          const ttl = Math.min(stamp?.remaining ?? 0, 2 ** 31 - 1);
-          this.#entries.apply({ origin, seq: stamp?.seq ?? 0, claim: stamp?.claim ?? 0, service: one, deleted: false, ttl });
-        } else if (this.#entries.get('', nodeKey(one)) === undefined) {
-          const ttl = Math.min(stamp?.remaining ?? maxGo, maxGo);
-          this.#entries.apply({ origin: '', seq: ++this.#goSeq, claim: 0, service: one, deleted: false, ttl });
-        }
-      }
-    }
-  }
-
-  /** Serf's state: the registry updates among its recent events arrive as if gossiped; members it lists as left lose their nodes. */
-  #mergeSerfState(serf: SerfProfile, state: Uint8Array): void {
-    let merged: ReturnType<SerfProfile['mergeState']>;
-    try {
-      merged = serf.mergeState(state);
-    } catch (error) {
-      this.noteDrop(`unreadable serf push/pull state: ${(error as Error).message}`, 'gossip');
-      return;
-    }
-    for (const { update, relay } of merged.updates) this.#receiveUpdate(update, relay);
-    for (const node of merged.left) {
-      if (this.#originStatus(node).state === 'alive') continue;
-      this.#gate.gone(node);
-      if (this.#entries.dropOrigin(node) > 0) this.counters.originsDropped++;
-    }
   }
 
   // --- AdapterBase ---
@@ -737,7 +492,7 @@ export class GossipRegistry extends LocalViewAdapter {
       );
     }
     await this.swim.close();
-    this.#gate.close();
+    this.#receiver.gate.close();
     this.#entries.close();
     this.#queue.reset();
   }
@@ -750,10 +505,10 @@ export class GossipRegistry extends LocalViewAdapter {
       entries: this.#entries.size,
       expired: this.#entries.expired,
       queued: this.#queue.size,
-      held: this.#gate.heldCount,
-      heldUpdates: this.#gate.heldTotal,
-      heldBytes: this.#gate.heldBytes,
-      heldReleased: this.#gate.released,
+      held: this.#receiver.gate.heldCount,
+      heldUpdates: this.#receiver.gate.heldTotal,
+      heldBytes: this.#receiver.gate.heldBytes,
+      heldReleased: this.#receiver.gate.released,
       ...this.counters,
     };
   }
