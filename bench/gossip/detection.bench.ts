@@ -39,22 +39,37 @@ async function waitUntil(check: () => Promise<boolean>, ms: number): Promise<num
 }
 
 /** CPU ms and RSS of a process over `ms`, from /proc (Linux). */
-async function idleCost(pids: number[], ms: number): Promise<{ cpuPercent: number; rssMiB: number }> {
+async function idleCost(pids: number[], ms: number): Promise<IdleCost> {
   const ticks = (pid: number) => {
     const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
     return Number(f[11]) + Number(f[12]);
   };
-  const rss = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+  const status = (pid: number, field: string) =>
+    Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+  const mean = (field: string) => pids.reduce((s, p) => s + status(p, field), 0) / pids.length;
   const before = pids.map(ticks);
   await sleep(ms);
   const after = pids.map(ticks);
   const cpu = after.reduce((s, t, i) => s + t - (before[i] as number), 0) / pids.length;
-  return { cpuPercent: (cpu * 10 * 100) / ms, rssMiB: pids.reduce((s, p) => s + rss(p), 0) / pids.length };
+  return { cpuPercent: (cpu * 10 * 100) / ms, rssMiB: mean('VmRSS'), anonMiB: mean('RssAnon'), fileMiB: mean('RssFile') };
+}
+
+/**
+ * RSS splits into private memory (RssAnon: the JS heap, buffers, compiled code) and pages mapped
+ * from files (RssFile: mostly the node executable's own code, shared by every node process on the
+ * host). Running hot JS at all pages in V8's optimizing compilers, which an idle `node -e` never
+ * touches: the split says which part a change of ours could move.
+ */
+interface IdleCost {
+  cpuPercent: number;
+  rssMiB: number;
+  anonMiB: number;
+  fileMiB: number;
 }
 
 interface Trials {
   times: number[];
-  idle: { cpuPercent: number; rssMiB: number };
+  idle: IdleCost;
   /** (observer, member) pairs where a survivor listed another survivor dead. */
   falseDead: Set<string>;
 }
@@ -125,7 +140,10 @@ async function serfTrials(n: number): Promise<Trials> {
     const aliveEverywhere = async () => (await poll()).every((m) => m.filter((r) => r.status === 'alive').length === n);
     await waitUntil(aliveEverywhere, 30_000);
     const pids = agents.map(pidOf).filter((p): p is number => p !== undefined);
-    const idle = pids.length === n ? await idleCost(pids, IDLE_WINDOW_MS) : { cpuPercent: Number.NaN, rssMiB: Number.NaN };
+    const idle =
+      pids.length === n
+        ? await idleCost(pids, IDLE_WINDOW_MS)
+        : { cpuPercent: Number.NaN, rssMiB: Number.NaN, anonMiB: Number.NaN, fileMiB: Number.NaN };
     const times: number[] = [];
     for (let t = 0; t < TRIALS; t++) {
       const victim = agents[n - 1]!;
@@ -175,11 +193,11 @@ async function simulated(n: number): Promise<{ detectMs: number; bound: number; 
 }
 
 /** RSS of an idle `node` process doing nothing, the floor a node's memory is compared with. */
-async function bareNodeRss(): Promise<number> {
+async function bareNodeRss(): Promise<IdleCost> {
   const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1 << 30)'], { stdio: 'ignore' });
   try {
     await sleep(1_000);
-    return (await idleCost([child.pid!], 2_000)).rssMiB;
+    return await idleCost([child.pid!], 2_000);
   } finally {
     child.kill('SIGKILL');
   }
@@ -203,7 +221,8 @@ export async function run(): Promise<void> {
     lines.push([
       `idle per node, N=${n}`,
       `rollcall ${ours.idle.cpuPercent.toFixed(2)} % CPU ${ours.idle.rssMiB.toFixed(1)} MiB, serf ${serf.idle.cpuPercent.toFixed(2)} % CPU ${serf.idle.rssMiB.toFixed(1)} MiB; ` +
-        `a bare node process ${bare.toFixed(1)} MiB (rollcall over it: ${(ours.idle.rssMiB - bare).toFixed(1)} MiB, target <= 10)`,
+        `a bare node process ${bare.rssMiB.toFixed(1)} MiB (rollcall over it: ${(ours.idle.rssMiB - bare.rssMiB).toFixed(1)} MiB, target <= 10: ` +
+        `private ${(ours.idle.anonMiB - bare.anonMiB).toFixed(1)}, file-backed ${(ours.idle.fileMiB - bare.fileMiB).toFixed(1)})`,
     ]);
     lines.push([
       `false positives, N=${n} (a survivor listing another dead)`,
