@@ -81,4 +81,33 @@ describe('SWIM member table under an alive flood', () => {
       await cluster.close();
     }
   });
+  it('a sustained flood (50 invented names a second for 15 minutes) never raises the cap: push/pull listings do not confirm', async () => {
+    const cluster = await simCluster({ n: 3, seed: 7, config: local });
+    try {
+      assert.ok(await cluster.until(() => converged(cluster.nodes), 30_000), 'cluster formed');
+      const victim = cluster.nodes[0]!;
+      const attacker = cluster.network.createTransport();
+      // Each node holds at most its own gossip cap and what the victim's cap let into the cluster,
+      // which peers list back in push/pull. Counting those listings as confirmation raised the cap
+      // every push/pull round: a table of 324 here by the end (131 now).
+      const bound = cluster.nodes.length + 2 * UNCONFIRMED_FLOOR;
+      let largest = 0;
+      let sent = 0;
+      for (let second = 0; second < 900; second++) {
+        const parts: Uint8Array[] = [];
+        for (let k = 0; k < 50; k++, sent++) {
+          const addr = Uint8Array.from([10, (sent >> 16) & 255, (sent >> 8) & 255, sent & 255]);
+          parts.push(encodeAlive({ incarnation: 1, node: `sustained-${sent}`, addr, port: 7946, meta: new Uint8Array(0), vsn: VSN }));
+        }
+        void attacker.send(encodeCompound(parts), victim.address);
+        await cluster.run(1_000);
+        for (const node of cluster.nodes) largest = Math.max(largest, node.members.size);
+      }
+      process.stderr.write(`# sustained flood: largest table ${largest} (bound ${bound})\n`);
+      assert.ok(largest <= bound, `a member table reached ${largest}, over ${bound}`);
+      assert.ok(converged(cluster.nodes), 'real members alive in every view');
+    } finally {
+      await cluster.close();
+    }
+  });
 });

@@ -63,13 +63,19 @@ export interface MembersOptions {
 type Entry = { -readonly [K in keyof Member]: Member[K] };
 
 /**
- * How many members first heard of through UDP gossip, and not yet confirmed by an answered probe or
- * a push/pull listing them, the table holds at most: this many, or as many as are confirmed when
- * that is more. Anyone can send `alive` datagrams for invented names (memberlist adds every one);
- * an invented name never answers a probe, so it stays unconfirmed and a flood of them stops at the
- * cap instead of growing memory, probe rounds and broadcasts without bound. A real cluster can grow
- * by gossip at most by its confirmed size (or 128) between probe rounds; anything refused still
- * arrives by the next push/pull, which is a TCP stream with its own limits.
+ * How many members first heard of through UDP gossip, and not yet confirmed by an answered probe,
+ * the table holds at most: this many, or as many as probes have confirmed when that is more.
+ * Anyone can send `alive` datagrams for invented names (memberlist adds every one); an invented
+ * name never answers a probe, so it stays unconfirmed and a flood of them stops at the cap instead
+ * of growing memory, probe rounds and broadcasts without bound. A real cluster can grow by gossip
+ * at most by its confirmed size (or 128) between probe rounds; anything refused still arrives by
+ * the next push/pull, a TCP stream with its own limits.
+ *
+ * A push/pull listing admits names past the cap, but does not confirm them: a peer lists what it
+ * heard, invented names included, and counting its listing as confirmation let a sustained flood
+ * raise the cap round after round (3 members, 50 invented names a second: 324 to 502 members
+ * after 10-15 minutes, against 131 now). Listed names wait for their own probe answer; they neither count toward the cap nor
+ * take a place under it.
  */
 export const UNCONFIRMED_FLOOR = 128;
 
@@ -101,8 +107,10 @@ export class Members {
   #order: Entry[] = [];
   #probeIndex = 0;
   readonly #suspicions = new Map<string, Suspicion>();
-  /** Names first heard of in UDP gossip that no probe answer or push/pull has confirmed yet. */
+  /** Names first heard of in UDP gossip that no probe answer has confirmed yet: capped. */
   readonly #unconfirmed = new Set<string>();
+  /** Names first heard of in a push/pull listing that no probe answer has confirmed yet: not capped, not confirmed. */
+  readonly #listed = new Set<string>();
   /** New names refused because the unconfirmed cap was reached. */
   refusedUnconfirmed = 0;
   readonly #local: Entry;
@@ -121,14 +129,20 @@ export class Members {
     this.#order.push(this.#local);
   }
 
-  /** How many members wait for confirmation (see {@link UNCONFIRMED_FLOOR}). */
+  /** How many members heard of by gossip wait for confirmation (see {@link UNCONFIRMED_FLOOR}). */
   get unconfirmed(): number {
     return this.#unconfirmed.size;
   }
 
-  /** `name` answered a probe (or was listed in a push/pull): it is no longer counted against the cap. */
+  /** How many members heard of in push/pull listings wait for confirmation. */
+  get listed(): number {
+    return this.#listed.size;
+  }
+
+  /** `name` answered a probe: it is no longer counted against the cap, and counts toward it. */
   confirm(name: string): void {
     this.#unconfirmed.delete(name);
+    this.#listed.delete(name);
   }
 
   /** The member last seen at this address. */
@@ -225,6 +239,7 @@ export class Members {
       gone.push(m);
       this.#byName.delete(m.name);
       this.#unconfirmed.delete(m.name);
+      this.#listed.delete(m.name);
       const key = addressKey(m.addr, m.port);
       if (this.#byAddress.get(key) === m) this.#byAddress.delete(key);
       return false;
@@ -250,9 +265,14 @@ export class Members {
     if (a.addr.length !== 4 && a.addr.length !== 16) return false;
     let entry = this.#byName.get(a.node);
     let readdressed = false;
-    if (fromStream) this.#unconfirmed.delete(a.node);
-    if (!entry && !fromStream) {
-      if (this.#unconfirmed.size >= Math.max(UNCONFIRMED_FLOOR, this.#byName.size - this.#unconfirmed.size)) {
+    if (fromStream) {
+      // Admitted past the cap, as the recovery path for names gossip refused, but unconfirmed. A
+      // name gossip admitted keeps its place under the cap until its own probe answer: freeing
+      // it here would let gossip admit another one per listing, round after round.
+      if (!entry) this.#listed.add(a.node);
+    } else if (!entry) {
+      const confirmed = this.#byName.size - this.#unconfirmed.size - this.#listed.size;
+      if (this.#unconfirmed.size >= Math.max(UNCONFIRMED_FLOOR, confirmed)) {
         this.refusedUnconfirmed++;
         return false;
       }
