@@ -23,9 +23,8 @@ import { TransmitLimitedQueue } from '../swim/broadcast.js';
 import type { MemberEvent } from '../swim/members.js';
 import { SwimNode } from '../swim/node.js';
 import { COMPOUND_HEADER_OVERHEAD, COMPOUND_PART_OVERHEAD } from '../wire/compound.js';
-import { labelBytes, labelOverhead } from '../wire/label.js';
+import { labelBytes } from '../wire/label.js';
 import { encodeDead, encodeUserPacket, NodeState } from '../wire/messages.js';
-import { encryptOverhead } from '../wire/security.js';
 import { Entries, nodeKey } from './entries.js';
 import { type GossipKeyring, keyringControl } from './keyring-control.js';
 import { encodeMessage, type RegistryMessage, serviceJson, type UpdateAction } from './message.js';
@@ -70,7 +69,6 @@ export class GossipRegistry extends LocalViewAdapter {
   >();
   /** Goodbyes not yet sent as often as the queue sends each broadcast. */
   readonly #goodbyes = new Set<string>();
-  /** Go Micro updates seen recently (they carry no sequence): hash -> when. */
   #hadPeers = false;
   #rejoinTimer: Timer | undefined;
   #rejoinDelay = REJOIN_MIN_MS;
@@ -273,7 +271,7 @@ export class GossipRegistry extends LocalViewAdapter {
    */
   #fits(payload: Uint8Array, message: Uint8Array): boolean {
     if (this.#serf && !SerfProfile.fitsEvent(payload)) return false;
-    return message.length <= this.#packetRoom();
+    return message.length <= this.swim.packetBudget - COMPOUND_HEADER_OVERHEAD - COMPOUND_PART_OVERHEAD;
   }
 
   /** A member that reads our updates over TCP: every member, or in the serf profile those tagged as rollcall's. */
@@ -285,13 +283,6 @@ export class GossipRegistry extends LocalViewAdapter {
   #sendIntent(intent: Uint8Array): Promise<unknown> {
     this.#queue.queue({ message: encodeUserPacket(intent), name: `serf-intent:${this.memberName}` });
     return this.#sendDirect(intent);
-  }
-
-  /** The room a user message has in one packet after the label, encryption and compound framing. */
-  #packetRoom(): number {
-    let room = this.#settings.config.udpBufferSize - labelOverhead(labelBytes(this.#settings.label));
-    if (this.#settings.keyring) room -= encryptOverhead(1);
-    return room - COMPOUND_HEADER_OVERHEAD - COMPOUND_PART_OVERHEAD;
   }
 
   /**

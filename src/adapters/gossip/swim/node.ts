@@ -92,6 +92,11 @@ export class SwimNode {
   readonly members: Members;
   readonly awareness: Awareness;
   readonly queue: TransmitLimitedQueue;
+  /**
+   * Bytes a packet's messages may take: the UDP budget less what the label and encryption add to
+   * every packet. Fixed for the node's life (the label and whether there is a keyring do not change).
+   */
+  readonly packetBudget: number;
   readonly stats: SwimStats = {
     probes: 0,
     probesFailed: 0,
@@ -128,6 +133,9 @@ export class SwimNode {
     this.#clock = options.clock;
     this.#config = options.config;
     this.#layers = options.layers;
+    let budget = options.config.udpBufferSize - labelOverhead(options.layers.label);
+    if (options.layers.keyring) budget -= encryptOverhead(options.layers.encryptionVersion ?? 1);
+    this.packetBudget = budget;
     this.#delegate = options.delegate ?? {};
     this.#random = options.random ?? Math.random;
     this.awareness = new Awareness(options.config.awarenessMaxMultiplier);
@@ -529,7 +537,7 @@ export class SwimNode {
       if (m.state === NodeState.dead) return now - m.stateChange > this.#config.gossipToTheDeadTime;
       return true;
     });
-    const budget = this.#packetBudget() - COMPOUND_HEADER_OVERHEAD;
+    const budget = this.packetBudget - COMPOUND_HEADER_OVERHEAD;
     for (const m of targets) {
       const messages = this.#broadcasts(COMPOUND_PART_OVERHEAD, budget);
       if (messages.length === 0) return false;
@@ -571,7 +579,7 @@ export class SwimNode {
 
   /** Sends one message with as many queued broadcasts piggybacked as fit (memberlist sendMsg). */
   #send(to: Address, message: Uint8Array): void {
-    const room = this.#packetBudget() - message.length - COMPOUND_HEADER_OVERHEAD;
+    const room = this.packetBudget - message.length - COMPOUND_HEADER_OVERHEAD;
     const extra = room > 0 ? this.#broadcasts(COMPOUND_PART_OVERHEAD, room) : [];
     void this.net.sendPacket(to, extra.length === 0 ? message : encodeCompound([message, ...extra]));
   }
@@ -584,13 +592,6 @@ export class SwimNode {
     const room = limit - used;
     if (room <= overhead) return ours;
     return [...ours, ...this.#delegate.getBroadcasts(overhead, room)];
-  }
-
-  /** The UDP budget less what the label and encryption add to every packet. */
-  #packetBudget(): number {
-    let budget = this.#config.udpBufferSize - labelOverhead(this.#layers.label);
-    if (this.#layers.keyring) budget -= encryptOverhead(this.#layers.encryptionVersion ?? 1);
-    return budget;
   }
 
   #merge(remote: PushPull): void {
