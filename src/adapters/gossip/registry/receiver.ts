@@ -104,8 +104,8 @@ interface Arrival {
 export class UpdateReceiver {
   readonly gate: OriginGate<Arrival>;
   readonly #c: ReceiverContext;
-  /** Go Micro updates seen, by a hash of their bytes, with when. */
-  readonly #goSeen = new Map<string, number>();
+  /** Go Micro updates seen, by a hash of their bytes, oldest first. */
+  readonly #goSeen = new Set<string>();
   /** Sequence for Go Micro nodes, which carry none of their own. */
   #goSeq = 0;
 
@@ -317,9 +317,9 @@ export class UpdateReceiver {
     // delete still removes a node that was registered again since (a delete's bytes never change).
     const registeredAgain = () => service.nodes.some((n) => entries.get('', nodeKey(withNodes(service, [n])))?.deleted === false);
     if (this.#goSeen.has(hash) && !(deleted && registeredAgain())) return;
-    this.#goSeen.set(hash, this.#c.clock.now());
-    if (this.#goSeen.size > MAX_GO_SEEN)
-      for (const k of [...this.#goSeen.keys()].slice(0, this.#goSeen.size - MAX_GO_SEEN)) this.#goSeen.delete(k);
+    this.#goSeen.add(hash);
+    // One in, the oldest out: no copy of the whole set per update once it is full.
+    if (this.#goSeen.size > MAX_GO_SEEN) this.#goSeen.delete(this.#goSeen.values().next().value as string);
     const { min, max } = this.#c.goMicroTtl;
     const left = message.expires === 0n ? max : Number(message.expires / 1_000_000n) - Date.now();
     const ttl = Math.min(max, Math.max(min, left));

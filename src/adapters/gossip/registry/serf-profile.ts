@@ -191,11 +191,12 @@ export class SerfProfile {
     if (pp.eventLTime > 0n) this.#events.witness(pp.eventLTime - 1n);
     if (pp.queryLTime > 0n) this.#queries.witness(pp.queryLTime - 1n);
     const left: string[] = [];
-    for (const node of pp.leftMembers) {
+    const listedLeft = new Set(pp.leftMembers);
+    for (const node of listedLeft) {
       // As serf: a listed left member's leave counts as one time above its status time.
       if (this.#intent(node, (pp.statusLTimes.get(node) ?? 0n) + 1n, true) && node !== this.#name) left.push(node);
     }
-    for (const [node, ltime] of pp.statusLTimes) if (!pp.leftMembers.includes(node)) this.#intent(node, ltime, false);
+    for (const [node, ltime] of pp.statusLTimes) if (!listedLeft.has(node)) this.#intent(node, ltime, false);
     const updates: { update: Uint8Array; relay: Uint8Array }[] = [];
     for (const at of pp.events) {
       for (const e of at.events) {
