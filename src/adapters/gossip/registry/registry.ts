@@ -129,7 +129,7 @@ export class GossipRegistry extends LocalViewAdapter {
       member: (name) => this.swim.members.get(name),
       noteDrop: (reason) => this.noteDrop(reason, 'gossip'),
       relay: (payload, name, alreadySent) => this.#enqueue(payload, name, false, alreadySent),
-      relayIntent: (wire, node) => this.#queue.queue({ message: encodeUserPacket(wire), name: `serf-intent:${node}` }),
+      relayIntent: (wire, node) => this.#queueIntent(wire, node),
       refuteLeave: () => {
         if (this.#serf) void this.#sendIntent(this.#serf.joinIntent());
       },
@@ -281,8 +281,13 @@ export class GossipRegistry extends LocalViewAdapter {
 
   /** A serf join or leave intent: to every live member at once, and queued so it spreads to the rest. */
   #sendIntent(intent: Uint8Array): Promise<unknown> {
-    this.#queue.queue({ message: encodeUserPacket(intent), name: `serf-intent:${this.memberName}` });
+    this.#queueIntent(intent, this.memberName);
     return this.#sendDirect(intent);
+  }
+
+  /** Queues `node`'s intent under its name, so a newer intent replaces a queued older one (as serf does). */
+  #queueIntent(intent: Uint8Array, node: string): void {
+    this.#queue.queue({ message: encodeUserPacket(intent), name: `serf-intent:${node}` });
   }
 
   /**
