@@ -117,6 +117,21 @@ function partitioned(inner: Transport, blocked: () => Address[]): Transport & { 
   return t;
 }
 
+/** A rollcall member in the serf profile on `bind`, joined to `agent`, closed after the file. */
+async function serfMember(name: string, bind: string, agent: SerfAgent, tags?: Record<string, string>) {
+  return track(
+    await createGossipRegistry({
+      name,
+      profile: 'serf',
+      preset: 'local',
+      bind,
+      port: 0,
+      address: seedOf(agent),
+      ...(tags ? { tags } : {}),
+    }),
+  );
+}
+
 /** A serf-profile registry on `host`, joined to `seed`, whose transport drops traffic with `blocked`. */
 async function partitionedMember(name: string, host: string, seed: string, blocked: () => Address[]) {
   const transport = partitioned(await bindNetTransport({ host, port: 0, clock: systemClock }), blocked);
@@ -135,17 +150,7 @@ const greeter = (id: string, address: string) => ({
 describe('gossip registry: serf profile', { skip }, () => {
   it('serf profile: listed alive with tags, `left` after close, `failed` after a crash', async () => {
     const agent = await serf('serf-p', '127.0.0.31');
-    const ours = track(
-      await createGossipRegistry({
-        name: 'rollcall-p',
-        profile: 'serf',
-        preset: 'local',
-        bind: '127.0.0.32',
-        port: 0,
-        address: seedOf(agent),
-        tags: { role: 'api', version: '1.2.3' },
-      }),
-    );
+    const ours = await serfMember('rollcall-p', '127.0.0.32', agent, { role: 'api', version: '1.2.3' });
     const listed = find(
       await eventually(
         'serf lists rollcall-p alive',
@@ -164,15 +169,7 @@ describe('gossip registry: serf profile', { skip }, () => {
     ]);
 
     // A crashed member for contrast: serf must tell the two apart.
-    const crashing = (await createGossipRegistry({
-      name: 'rollcall-crash',
-      profile: 'serf',
-      preset: 'local',
-      bind: '127.0.0.33',
-      port: 0,
-      address: seedOf(agent),
-    })) as unknown as GossipRegistry;
-    stops.push(() => crashing.close());
+    const crashing = (await serfMember('rollcall-crash', '127.0.0.33', agent)) as unknown as GossipRegistry;
     await eventually(
       'serf lists rollcall-crash alive',
       () => agent.members(),
@@ -209,16 +206,7 @@ describe('gossip registry: serf profile', { skip }, () => {
     stops.push(async () => rmSync(dir, { recursive: true, force: true }));
     // One file per event, named by its Lamport time; the payload arrives on stdin.
     const agent = await serf('serf-e', '127.0.0.34', [`user:${SERF_EVENT_NAME}=cat > ${dir}/event-$SERF_USER_LTIME`]);
-    const ours = track(
-      await createGossipRegistry({
-        name: 'rollcall-e',
-        profile: 'serf',
-        preset: 'local',
-        bind: '127.0.0.35',
-        port: 0,
-        address: seedOf(agent),
-      }),
-    );
+    const ours = await serfMember('rollcall-e', '127.0.0.35', agent);
     await ours.register(greeter('greeter-e', '127.0.0.35:8080'), { ttl: 60_000 });
     const files = await eventually(
       'the agent ran its handler',
@@ -241,16 +229,7 @@ describe('gossip registry: serf profile', { skip }, () => {
     assert.match(agent.log(), new RegExp(`messageUserEventType: ${SERF_EVENT_NAME}`));
 
     // Over serf's 512-byte user event: TCP to rollcall members only, never a serf event.
-    const peer = track(
-      await createGossipRegistry({
-        name: 'rollcall-e2',
-        profile: 'serf',
-        preset: 'local',
-        bind: '127.0.0.40',
-        port: 0,
-        address: seedOf(agent),
-      }),
-    );
+    const peer = await serfMember('rollcall-e2', '127.0.0.40', agent);
     await eventually(
       'rollcall-e sees rollcall-e2',
       async () => (await ours.members?.())?.length,
