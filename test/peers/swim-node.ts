@@ -6,8 +6,9 @@
  * answered by a `reply` line (`members`, `self`, `stats`, `join`, `leave`, `stall`, `shutdown`).
  * The driver for tests is {@link startSwimNode} at the bottom; it is used from test files only.
  */
-import type { ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { dirname, join as joinPath } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { type PresetName, presets } from '../../src/adapters/gossip/swim/config.js';
 import type { Member } from '../../src/adapters/gossip/swim/members.js';
@@ -36,25 +37,6 @@ function parseAddress(text: string): Address {
 function memberLine(m: Member): MemberLine {
   const addr = m.addr.length === 4 ? [...m.addr].join('.') : Buffer.from(m.addr).toString('hex');
   return { name: m.name, addr, port: m.port, state: m.state, incarnation: m.incarnation };
-}
-
-/**
- * Calls `onLine` for each line of `stream`, and `onEnd` when it ends. Not node:readline, and the
- * driver's `spawn` is imported only when used: the node process loads no module a deployed node
- * would not, so what the benchmarks measure of it is rollcall's own cost.
- */
-function eachLine(stream: NodeJS.ReadableStream, onLine: (line: string) => void, onEnd?: () => void): void {
-  let rest = '';
-  stream.setEncoding('utf8');
-  stream.on('data', (chunk: string) => {
-    const parts = (rest + chunk).split('\n');
-    rest = parts.pop() ?? '';
-    for (const line of parts) onLine(line);
-  });
-  stream.on('end', () => {
-    if (rest) onLine(rest);
-    onEnd?.();
-  });
 }
 
 /** Blocks the event loop, as a CPU-starved process or a long GC pause would. */
@@ -138,11 +120,9 @@ async function main(argv: string[]): Promise<void> {
         return reply({ error: `unknown command ${String(cmd.cmd)}` });
     }
   };
-  eachLine(
-    process.stdin,
-    (line) => void onCommand(line),
-    () => void node.close().then(() => process.exit(0)),
-  );
+  const lines = createInterface({ input: process.stdin });
+  lines.on('close', () => void node.close().then(() => process.exit(0)));
+  lines.on('line', (line) => void onCommand(line));
 }
 
 // --- driver (used by tests in the parent process) ---
@@ -182,7 +162,7 @@ export class SwimNodeProcess {
     child.stderr?.setEncoding('utf8').on('data', (d: string) => {
       this.stderr = (this.stderr + d).slice(-32 * 1024);
     });
-    eachLine(child.stdout!, (text) => {
+    createInterface({ input: child.stdout! }).on('line', (text) => {
       let line: Line;
       try {
         line = JSON.parse(text) as Line;
@@ -260,7 +240,7 @@ export async function startSwimNode(o: SwimNodeProcessOptions): Promise<SwimNode
   args.push('--config', o.config ?? 'local');
   if (o.join?.length) args.push('--join', o.join.join(','));
   if (o.stallMs && o.stallEvery) args.push('--stall-ms', String(o.stallMs), '--stall-every', String(o.stallEvery));
-  const start = o.spawn ?? (await import('node:child_process')).spawn;
+  const start = o.spawn ?? spawn;
   const proc = new SwimNodeProcess(start(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] }));
   try {
     const ready = await proc.waitFor((l) => l.event === 'ready', 30_000, 'ready');
