@@ -44,14 +44,19 @@ async function idleCost(pids: number[], ms: number): Promise<IdleCost> {
     const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
     return Number(f[11]) + Number(f[12]);
   };
-  const status = (pid: number, field: string) =>
-    Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-  const mean = (field: string) => pids.reduce((s, p) => s + status(p, field), 0) / pids.length;
+  /** The memory lines of /proc/<pid>/status (kB), read once per process. */
+  const memory = (pid: number) => {
+    const kb = (field: string, text: string) => Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(text)?.[1] ?? 0);
+    const text = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return { rss: kb('VmRSS', text), anon: kb('RssAnon', text), file: kb('RssFile', text) };
+  };
   const before = pids.map(ticks);
   await sleep(ms);
   const after = pids.map(ticks);
   const cpu = after.reduce((s, t, i) => s + t - (before[i] as number), 0) / pids.length;
-  return { cpuPercent: (cpu * 10 * 100) / ms, rssMiB: mean('VmRSS'), anonMiB: mean('RssAnon'), fileMiB: mean('RssFile') };
+  const mem = pids.map(memory);
+  const meanMiB = (key: 'rss' | 'anon' | 'file') => mem.reduce((s, m) => s + m[key], 0) / mem.length / 1024;
+  return { cpuPercent: (cpu * 10 * 100) / ms, rssMiB: meanMiB('rss'), anonMiB: meanMiB('anon'), fileMiB: meanMiB('file') };
 }
 
 /**
