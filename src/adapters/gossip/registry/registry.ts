@@ -63,10 +63,10 @@ export class GossipRegistry extends LocalViewAdapter {
       ttl: number;
       payload?: Uint8Array;
       service?: Service;
-      /** When `payload` was last stamped afresh to greet a member (clock ms). */
-      greeted?: number;
     }
   >();
+  /** When our nodes were last stamped afresh to greet a member (clock ms). */
+  #greetedAt = Number.NEGATIVE_INFINITY;
   /** Goodbyes not yet sent as often as the queue sends each broadcast. */
   readonly #goodbyes = new Set<string>();
   #hadPeers = false;
@@ -243,11 +243,11 @@ export class GossipRegistry extends LocalViewAdapter {
     const to = addressFromWire(member.addr, member.port);
     if (!to) return;
     const now = this.clock.now();
+    // A node registered since the last greeting carries a sequence newer than any tombstone already.
+    const fresh = now - this.#greetedAt >= this.#settings.config.probeInterval;
+    if (fresh) this.#greetedAt = now;
     for (const own of this.#own.values()) {
-      if (own.service && (own.greeted === undefined || now - own.greeted >= this.#settings.config.probeInterval)) {
-        this.#publish(own.service, 'create', own.ttl, own.claim, true);
-        own.greeted = now;
-      }
+      if (fresh && own.service) this.#publish(own.service, 'create', own.ttl, own.claim, true);
       if (!own.payload) continue;
       const message = encodeUserPacket(own.payload);
       if (this.#fits(own.payload, message)) void this.swim.net.sendPacket(to, message);
